@@ -1,0 +1,134 @@
+"""The event-sourced application: commands are get -> command -> save, with retries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError, PersistenceError
+from eventsourcing.system import Leader
+
+from specsvc.domainmodel import Spec, spec_id
+from specsvc.errors import SpecAlreadyExists, SpecNotFound, Unavailable, VersionMismatch
+from specsvc.persistence import SpecTimelineRecorder, TimelineEntry
+
+if TYPE_CHECKING:
+    from eventsourcing.application import ProcessingEvent
+    from eventsourcing.persistence import Recording
+
+logger = logging.getLogger(__name__)
+
+# Chosen by benchmarks/bench_snapshots.py: reads stay flat, snapshot writes stay rare.
+SNAPSHOT_INTERVAL = 50
+MAX_ATTEMPTS = 20
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Translate the library's storage failures into Unavailable, once, here."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except PersistenceError as error:
+        raise Unavailable(f"event store unavailable: {error}") from error
+
+
+class SpecApplication(Leader[UUID]):
+    """Writes and reads ``Spec`` aggregates; its log is the source of truth."""
+
+    name = "Specs"
+    snapshotting_intervals = {Spec: SNAPSHOT_INTERVAL}
+
+    @property
+    def timeline(self) -> SpecTimelineRecorder:
+        return cast(SpecTimelineRecorder, self.recorder)
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        processing_event.saved_kwargs["spec_timeline"] = [
+            TimelineEntry(e.originator_id, e.originator_version, e.timestamp, _content_version(e))
+            for e in processing_event.events
+            if isinstance(e, Spec.Event)
+        ]
+        return super()._record(processing_event)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        # A snapshot is an optimisation taken after the commit: never fail a committed write.
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception:
+            logger.exception("snapshot failed after commit; reads replay more events")
+
+    def create(self, spec: Spec) -> int:
+        with store_errors():
+            try:
+                return self.save(spec)[-1].notification.id
+            except IntegrityError:
+                raise SpecAlreadyExists(
+                    f"spec {spec.name!r} already exists", details={"name": spec.name}
+                ) from None
+
+    def change(
+        self,
+        name: str,
+        command: Callable[[Spec], bool],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[Spec, int]:
+        """Apply ``command`` to the latest state; on a lost race, re-apply to the fresh state."""
+        for _ in range(MAX_ATTEMPTS):
+            spec = self.get(name)
+            if expected_version is not None and spec.content_version != expected_version:
+                raise VersionMismatch(
+                    f"spec {name!r} is at version {spec.content_version}, not {expected_version}",
+                    details={"expected_version": expected_version, "version": spec.content_version},
+                )
+            if not command(spec):
+                return spec, self.position_of(spec)
+            with store_errors():
+                try:
+                    return spec, self.save(spec)[-1].notification.id
+                except IntegrityError:
+                    logger.info("lost a race on %s, re-applying to the fresh state", name)
+        raise Unavailable(f"spec {name!r} is changing too fast; try again")
+
+    def get(self, name: str, sequence: int | None = None) -> Spec:
+        with store_errors():
+            try:
+                return cast(Spec, self.repository.get(spec_id(name), version=sequence))
+            except AggregateNotFoundError:
+                raise SpecNotFound(f"spec {name!r} not found", details={"name": name}) from None
+
+    def get_as_of(self, name: str, moment: datetime) -> Spec:
+        with store_errors():
+            sequence = self.timeline.sequence_at(spec_id(name), moment)
+        if sequence is None:
+            raise SpecNotFound(f"spec {name!r} did not exist at {moment.isoformat()}")
+        return self.get(name, sequence)
+
+    def content_event(self, spec: Spec, version: int) -> Spec.SpecCreated | Spec.SpecUpdated:
+        """The event that wrote a content version: its content, author and reason."""
+        with store_errors():
+            sequence = self.timeline.sequence_of_version(spec.id, version)
+            assert sequence is not None, f"timeline has no version {version} of {spec.name}"
+            (event,) = self.events.get(spec.id, gt=sequence - 1, lte=sequence)
+        return cast(Any, event)
+
+    def position_of(self, spec: Spec) -> int:
+        with store_errors():
+            position = self.timeline.position_of(spec.id, spec.version)
+        assert position is not None, f"timeline has no position for {spec.name}"
+        return position
+
+
+def _content_version(event: Spec.Event) -> int | None:
+    if isinstance(event, Spec.SpecCreated):
+        return 1
+    if isinstance(event, Spec.SpecUpdated):
+        return event.version
+    return None

@@ -1,0 +1,75 @@
+"""The composition root: settings in, a running system of applications out."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+from specsvc.application import SpecApplication
+from specsvc.config import Settings
+from specsvc.projections import SpecProjections
+from specsvc.sqlite import SYNCHRONOUS_FULL, DurableDatastore
+from specsvc.system import CatchUpRunner, spec_system
+
+
+def projections_path(db: str) -> str:
+    """The projections' file beside the event store: ``a.db`` -> ``a.projections.db``."""
+    base, ext = os.path.splitext(db)
+    return f"{base}.projections{ext or '.db'}"
+
+
+def library_env(settings: Settings) -> dict[str, str]:
+    """The ``eventsourcing`` environment: one SQLite database per application."""
+    if settings.db is None:
+        private = uuid4().hex
+        events = f"file:specsvc-{private}-events?mode=memory&cache=shared"
+        projections = f"file:specsvc-{private}-projections?mode=memory&cache=shared"
+    else:
+        events, projections = settings.db, projections_path(settings.db)
+    return {
+        "PERSISTENCE_MODULE": "specsvc.sqlite",
+        f"{SpecApplication.name.upper()}_SQLITE_DBNAME": events,
+        f"{SpecProjections.name.upper()}_SQLITE_DBNAME": projections,
+        "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout),
+    }
+
+
+@dataclass
+class Components:
+    runner: CatchUpRunner
+    application: SpecApplication
+    projections: SpecProjections
+
+    def storage_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        for key, app in (("events", self.application), ("projections", self.projections)):
+            datastore = getattr(app.recorder, "datastore", None)
+            if isinstance(datastore, DurableDatastore):
+                info[key] = {"database": datastore.pool.db_name, **datastore.pragmas()}
+        return info
+
+
+def start(settings: Settings) -> Components:
+    """Start the system; projections catch up before this returns."""
+    runner = CatchUpRunner(
+        spec_system, env=library_env(settings), poll_interval=settings.projection_poll_interval
+    )
+    runner.start()
+    components = Components(runner, runner.get(SpecApplication), runner.get(SpecProjections))
+    if settings.db is not None:
+        try:
+            check_durability(components)
+        except Exception:
+            runner.stop()
+            raise
+    return components
+
+
+def check_durability(components: Components) -> None:
+    """Refuse to run unless every database file is in WAL mode with synchronous=FULL."""
+    for name, info in components.storage_info().items():
+        if (info["journal_mode"], info["synchronous"]) != ("wal", SYNCHRONOUS_FULL):
+            msg = f"the {name} store is not durable: {info}"
+            raise RuntimeError(msg)

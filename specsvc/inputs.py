@@ -1,0 +1,123 @@
+"""Checks on command and query arguments, before anything touches the store."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+from specsvc.errors import BadRequest, SpecNotFound, ValidationError
+
+NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
+CORRELATION_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
+STATES = ("draft", "published", "deprecated", "deleted")
+MAX_REASON = 1000
+MAX_LIMIT = 500
+
+
+def new_name(name: Any) -> str:
+    """A name for a new spec: anything off the contract's pattern is a ValidationError."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise ValidationError(
+            "name must be 1-128 characters of a-z, 0-9, '.', '_' or '-',"
+            " starting and ending with a letter or digit",
+            errors=[{"path": "/name", "message": "does not match the spec name pattern"}],
+        )
+    return name
+
+
+def existing_name(name: Any) -> str:
+    """A name to look up: one that could never have been created is simply not found."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise SpecNotFound(f"spec {str(name)[:140]!r} not found", details={"name": str(name)[:140]})
+    return name
+
+
+def reason(value: Any, *, required: bool) -> str | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(
+            "a reason is required", errors=[{"path": "/reason", "message": "must not be blank"}]
+        )
+    text = value.strip()
+    if len(text) > MAX_REASON:
+        raise ValidationError(
+            f"reason is longer than {MAX_REASON} characters",
+            errors=[{"path": "/reason", "message": f"at most {MAX_REASON} characters"}],
+        )
+    return text
+
+
+def actor(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise ValidationError("an actor (the authenticated principal) is required")
+    return value
+
+
+def correlation_id(value: Any) -> str:
+    if value is None:
+        return str(uuid4())
+    if not isinstance(value, str) or not CORRELATION_PATTERN.fullmatch(value):
+        raise ValidationError(
+            "correlation id must be 1-128 visible ASCII characters",
+            errors=[{"path": "/correlation_id", "message": "1-128 visible ASCII characters"}],
+        )
+    return value
+
+
+def positive_int(value: Any, field: str, *, error: type[Exception] = BadRequest) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise error(f"{field} must be a positive integer")
+    return value
+
+
+def limit(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_LIMIT:
+        raise BadRequest(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    return value
+
+
+def state(value: Any) -> str | None:
+    if value is not None and value not in STATES:
+        raise BadRequest(f"state must be one of {', '.join(STATES)}")
+    return value
+
+
+def optional_text(value: Any, field: str, max_length: int = 256) -> str | None:
+    if value is not None and (not isinstance(value, str) or len(value) > max_length):
+        raise BadRequest(f"{field} must be a string of at most {max_length} characters")
+    return value
+
+
+def instant(value: Any, field: str) -> datetime | None:
+    """A timezone-aware instant; naive datetimes are taken as UTC."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise BadRequest(f"{field} must be a datetime")
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def encode_page_token(after_name: str, filters: list[Any]) -> str:
+    raw = json.dumps({"after": after_name, "filters": filters}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_page_token(token: Any, filters: list[Any]) -> str | None:
+    """The name to continue after; a token from other filters or mangled is a BadRequest."""
+    if token is None:
+        return None
+    try:
+        padded = str(token) + "=" * (-len(str(token)) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        after, token_filters = data["after"], data["filters"]
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+        raise BadRequest("page_token is not valid") from None
+    if not isinstance(after, str) or token_filters != filters:
+        raise BadRequest("page_token is not valid for these filters")
+    return after

@@ -1,0 +1,130 @@
+"""Recorder interfaces that extend the library's recorders for this service.
+
+Each backend module (``specsvc.sqlite``; a PostgreSQL one can follow) implements
+them by subclassing the library's recorders, as the library's examples do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Whole microseconds since the epoch: a sortable integer for any UTC instant."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, tz=UTC).replace(
+        microsecond=micros % 1_000_000
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One stored event of a spec, indexed in the same transaction as the event."""
+
+    spec_id: UUID
+    sequence: int
+    timestamp: datetime
+    content_version: int | None
+
+
+class SpecTimelineRecorder(ABC):
+    """Event-store side index: positions, content versions and timestamps by spec.
+
+    Written with the events (kwarg ``spec_timeline``), so it is exact, unlike a projection.
+    """
+
+    @abstractmethod
+    def position_of(self, spec_id: UUID, sequence: int) -> int | None:
+        """The global log position of one event of a spec."""
+
+    @abstractmethod
+    def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
+        """The sequence number of the event that produced a content version."""
+
+    @abstractmethod
+    def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
+        """The sequence number of the spec's last event at or before ``moment``."""
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """A spec event flattened for the read models (kwarg ``spec_event``)."""
+
+    event: str
+    spec_id: UUID
+    sequence: int
+    timestamp: datetime
+    actor: str
+    correlation_id: str
+    reason: str | None
+    name: str | None = None
+    type: str | None = None
+    content: str | None = None
+    content_sha256: str | None = None
+    version: int | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    published_version: int | None = None
+
+
+@dataclass(frozen=True)
+class SummaryQuery:
+    state: str | None
+    type: str | None
+    name_prefix: str | None
+    after_name: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    after: int
+    limit: int
+    actor: str | None
+    spec_id: UUID | None
+    since: datetime | None
+    until: datetime | None
+
+
+class SpecReadModelRecorder(ABC):
+    """The projections' tables: summaries, versions with published content, audit index."""
+
+    @abstractmethod
+    def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
+        """Summaries ordered by name, after ``after_name``, at most ``limit``."""
+
+    @abstractmethod
+    def select_summary(self, spec_id: UUID) -> dict[str, Any] | None:
+        """One summary row, including deleted specs."""
+
+    @abstractmethod
+    def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
+        """One version row with its content."""
+
+    @abstractmethod
+    def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
+        """Every version row of a spec without content, oldest first."""
+
+    @abstractmethod
+    def select_audit(self, query: EventQuery) -> list[dict[str, Any]]:
+        """Audit rows in position order."""
+
+    @abstractmethod
+    def select_history(self, spec_id: UUID) -> list[dict[str, Any]]:
+        """Audit rows of one spec, oldest first."""
+
+    @abstractmethod
+    def dump_tables(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every read-model row, ordered: for comparing a rebuild with the original."""

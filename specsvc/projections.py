@@ -1,0 +1,80 @@
+"""The read models, kept by a ``ProcessApplication`` that follows ``SpecApplication``."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, cast
+from uuid import UUID
+
+# Imported at run time: singledispatch resolves the policy's type hints.
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.system import ProcessApplication
+
+from specsvc.domainmodel import Spec
+from specsvc.persistence import EventRow, SpecReadModelRecorder
+
+
+def sha256_hex(content: str) -> str:
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+class SpecProjections(ProcessApplication[UUID]):
+    """Spec summaries, versions with published content, and the audit index.
+
+    The policy only hands a flattened row to the recorder, which writes it in the
+    same transaction as the tracking record, so a crash never half-applies an event.
+    """
+
+    name = "SpecProjections"
+
+    @property
+    def read_model(self) -> SpecReadModelRecorder:
+        return cast(SpecReadModelRecorder, self.recorder)
+
+    @singledispatchmethod
+    def policy(
+        self,
+        domain_event: DomainEventProtocol[UUID],
+        processing_event: ProcessingEvent[UUID],
+    ) -> None:
+        """Events of other aggregates are tracked and otherwise ignored."""
+
+    @policy.register
+    def _(self, event: Spec.SpecCreated, processing_event: ProcessingEvent[UUID]) -> None:
+        processing_event.saved_kwargs["spec_event"] = _row(
+            event, name=event.name, type=event.type, **_content(event.content, 1)
+        )
+
+    @policy.register
+    def _(self, event: Spec.SpecUpdated, processing_event: ProcessingEvent[UUID]) -> None:
+        processing_event.saved_kwargs["spec_event"] = _row(
+            event, **_content(event.content, event.version)
+        )
+
+    @policy.register
+    def _(self, event: Spec.SpecStateChanged, processing_event: ProcessingEvent[UUID]) -> None:
+        processing_event.saved_kwargs["spec_event"] = _row(
+            event,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            published_version=event.published_version,
+        )
+
+
+def _content(content: str, version: int) -> dict[str, Any]:
+    return {"content": content, "content_sha256": sha256_hex(content), "version": version}
+
+
+def _row(event: Spec.Event, **fields: Any) -> EventRow:
+    return EventRow(
+        event=type(event).__name__,
+        spec_id=event.originator_id,
+        sequence=event.originator_version,
+        timestamp=event.timestamp,
+        actor=event.actor,
+        correlation_id=event.correlation_id,
+        reason=event.reason,
+        **fields,
+    )

@@ -1,0 +1,8 @@
+"""Spec types (CONTRACT 1.4): JSON Schemas with semantic checks, and their registry."""
+
+from __future__ import annotations
+
+from specsvc.spectypes.base import SpecType
+from specsvc.spectypes.registry import SpecTypeRegistry
+
+__all__ = ["SpecType", "SpecTypeRegistry"]

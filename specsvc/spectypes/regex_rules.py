@@ -1,0 +1,118 @@
+"""Semantic checks and evaluation of ``regex-rules`` specs.
+
+Patterns are RE2, so matching runs in time linear in the input whatever a spec
+author writes; backreferences and lookaround do not compile and are reported.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import re2
+
+from specsvc.errors import ValidationError
+from specsvc.jsonpointer import child
+
+MAX_DEPTH = 32
+MAX_NODES = 256
+_LISTS = ("all", "any")
+_COMBINE = {"all": all, "any": any, "not": lambda results: not results[0]}
+
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # RE2 would otherwise print every bad pattern to stderr
+
+Node = dict[str, Any]
+
+
+def check(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Problems the schema cannot see: RE2 syntax, depth and node count."""
+    problems = []
+    for count, (path, depth, node) in enumerate(_walk(data["rule"]), start=1):
+        if count == MAX_NODES + 1:
+            problems.append({"path": path, "message": f"a rule has at most {MAX_NODES} nodes"})
+        if depth == MAX_DEPTH + 1:
+            problems.append({"path": path, "message": f"a rule nests at most {MAX_DEPTH} deep"})
+        if "matches" in node:
+            error = _compile_error(node["matches"])
+            if error:
+                problems.append({"path": child(path, "matches"), "message": error})
+    return problems
+
+
+def evaluate(data: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
+    """``{"result", "trace"}`` of the rule for ``input``; every node is evaluated."""
+    if not isinstance(input, Mapping):
+        raise ValidationError(
+            "input must be a mapping",
+            errors=[{"path": "/input", "message": "input must be a mapping"}],
+        )
+    trace: list[dict[str, Any]] = []
+    result = _evaluate(data["rule"], "/rule", input, trace)
+    return {"result": result, "trace": trace}
+
+
+def _walk(root: Node) -> Iterator[tuple[str, int, Node]]:
+    # An explicit stack, so a deep rule is reported rather than overflowing Python's.
+    stack = [("/rule", 1, root)]
+    while stack:
+        path, depth, node = stack.pop()
+        yield path, depth, node
+        stack.extend(reversed([(p, depth + 1, n) for p, n in _children(path, node)]))
+
+
+def _children(path: str, node: Node) -> list[tuple[str, Node]]:
+    for op in _LISTS:
+        if op in node:
+            return [(child(child(path, op), i), item) for i, item in enumerate(node[op])]
+    return [(child(path, "not"), node["not"])] if "not" in node else []
+
+
+def _evaluate(node: Node, path: str, input: Mapping[str, Any], trace: list[dict[str, Any]]) -> bool:
+    op = next((name for name in ("all", "any", "not") if name in node), "match")
+    entry: dict[str, Any] = {"path": path, "op": op}
+    trace.append(entry)  # appended before the children, so the trace is in document order
+    if op == "match":
+        entry.update(field=node["field"], matches=node["matches"])
+        result = _leaf(node["field"], node["matches"], input)
+    else:
+        results = [_evaluate(item, p, input, trace) for p, item in _children(path, node)]
+        result = _COMBINE[op](results)
+    entry["result"] = result
+    return result
+
+
+def _leaf(field: str, pattern: str, input: Mapping[str, Any]) -> bool:
+    value = input.get(field)
+    if value is None:
+        return False
+    return _compiled(pattern).search(_text(field, value)) is not None
+
+
+def _text(field: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        message = "the value cannot be read as JSON"
+        problem = {"path": child("/input", field), "message": message}
+        raise ValidationError(message, errors=[problem]) from None
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    return re2.compile(pattern, _OPTIONS)
+
+
+def _compile_error(pattern: str) -> str | None:
+    try:
+        _compiled(pattern)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else "invalid pattern"
+        # google-re2 gives its reason as bytes.
+        text = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        return f"not a valid RE2 regular expression: {text}"
+    return None
