@@ -43,6 +43,7 @@ class SpecApplication(Leader[UUID]):
     """Writes and reads ``Spec`` aggregates; its log is the source of truth."""
 
     name = "Specs"
+    log_section_size = 500
     snapshotting_intervals = {Spec: SNAPSHOT_INTERVAL}
 
     @property

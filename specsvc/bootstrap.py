@@ -67,6 +67,17 @@ def start(settings: Settings) -> Components:
     return components
 
 
+def rebuild_projections(application: SpecApplication, db: str | None) -> SpecProjections:
+    """Replay the whole event log into a fresh projections store (a file, or memory)."""
+    target = db or f"file:specsvc-{uuid4().hex}-rebuild?mode=memory&cache=shared"
+    # The follower builds a mapper for its leader from the same environment.
+    env = {**application.env, f"{SpecProjections.name.upper()}_SQLITE_DBNAME": target}
+    projections = SpecProjections(env=env)
+    projections.follow(application.name, application.notification_log)
+    projections.pull_and_process(application.name)
+    return projections
+
+
 def check_durability(components: Components) -> None:
     """Refuse to run unless every database file is in WAL mode with synchronous=FULL."""
     for name, info in components.storage_info().items():

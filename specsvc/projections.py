@@ -28,6 +28,7 @@ class SpecProjections(ProcessApplication[UUID]):
     """
 
     name = "SpecProjections"
+    pull_section_size = 500
 
     @property
     def read_model(self) -> SpecReadModelRecorder:
