@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import threading
 from collections.abc import Callable
@@ -86,7 +87,7 @@ def test_racing_publish_and_deprecate_stay_consistent(service: SpecService) -> N
     )
     assert all(isinstance(r, dict) for r in results)
     changes = [e for e in service.history("demo")["events"] if e["event"] == "SpecStateChanged"]
-    for before, after in zip(changes, changes[1:], strict=False):
+    for before, after in itertools.pairwise(changes):
         assert after["from_state"] == before["to_state"] != after["to_state"]
     assert service.get_spec("demo")["state"] == changes[-1]["to_state"]
 
