@@ -9,13 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from specsvc import SpecService
 from specsvc.config import Settings
+from specsvc.errors import SpecNotFound, Unavailable
 
 WRITER = """
 import sys
+import pytest
+
 from specsvc import SpecService
 from specsvc.config import Settings
+from specsvc.errors import SpecNotFound, Unavailable
 svc = SpecService.open(settings=Settings(db=sys.argv[1]))
 n = 0
 while True:
@@ -57,3 +63,20 @@ def test_no_acknowledged_write_is_lost_on_sigkill(tmp_path: Path) -> None:
         listed = {s["name"] for s in svc.list_specs(limit=500)["specs"]}
         assert set(acknowledged) <= listed
         assert svc.verify_projections()["equal"] is True
+
+
+def test_a_store_busy_past_its_timeout_is_unavailable(tmp_path: Path) -> None:
+    db = str(tmp_path / "specs.db")
+    with SpecService.open(settings=Settings(db=db, sqlite_lock_timeout=1)) as svc:
+        blocker = sqlite3.connect(db, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(Unavailable) as caught:
+                svc.create_spec("blocked", "generic", "a: 1\n", actor="alice")
+            assert caught.value.code == "Unavailable"
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        with pytest.raises(SpecNotFound):
+            svc.get_spec("blocked")
+        assert svc.create_spec("blocked", "generic", "a: 1\n", actor="alice")["version"] == 1
