@@ -7,7 +7,7 @@ from typing import Any
 
 from specsvc import inputs
 from specsvc.application import SpecApplication, store_errors
-from specsvc.bootstrap import Components, rebuild_projections
+from specsvc.bootstrap import Components
 from specsvc.config import Settings
 from specsvc.content import parse_content
 from specsvc.diffing import diff_contents
@@ -202,41 +202,6 @@ class SpecQueries:
 
     def get_type(self, name: str) -> dict[str, Any]:
         return self._types.get(name).to_dict()
-
-    def projection_status(self) -> dict[str, Any]:
-        """Readiness facts: is the store reachable and are the projections caught up?"""
-        runner = self._components.runner
-        with store_errors():
-            lag = runner.lag()
-        error = runner.last_error
-        return {"lag": lag, "caught_up": lag == 0 and error is None, "error": error and str(error)}
-
-    def storage_info(self) -> dict[str, Any]:
-        """Where the stores live and the durability settings in force."""
-        return self._components.storage_info()
-
-    def verify_projections(self) -> dict[str, Any]:
-        """Rebuild the read models from the event log in memory and compare every row."""
-        self.catch_up()
-        rebuilt = rebuild_projections(self._app, None)
-        try:
-            expected = rebuilt.read_model.dump_tables()
-        finally:
-            rebuilt.close()
-        actual = self._read_model.dump_tables()
-        differences = {
-            table: {
-                "missing": len(set(rows) - set(actual.get(table, []))),
-                "unexpected": len(set(actual.get(table, [])) - set(rows)),
-            }
-            for table, rows in expected.items()
-            if rows != actual.get(table)
-        }
-        return {"equal": not differences, "differences": differences}
-
-    def catch_up(self) -> bool:
-        """Project everything recorded so far, including other processes' commits."""
-        return self._components.runner.catch_up()
 
     def _known_type(self, type_name: Any) -> str:
         if not isinstance(type_name, str) or type_name not in self._types:

@@ -12,12 +12,13 @@ from specsvc.config import Settings
 from specsvc.content import ParsedContent, parse_content
 from specsvc.domainmodel import Spec
 from specsvc.errors import SeparationOfDuties, ValidationError
+from specsvc.operations import SpecOperations
 from specsvc.queries import SpecQueries
 from specsvc.resources import spec_resource
 from specsvc.spectypes import SpecTypeRegistry
 
 
-class SpecService(SpecQueries):
+class SpecService(SpecQueries, SpecOperations):
     """Commands and queries over specs; errors are ``specsvc.errors`` exceptions."""
 
     def __init__(self, components: Components, settings: Settings, types: SpecTypeRegistry):
