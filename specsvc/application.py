@@ -23,8 +23,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Chosen by benchmarks/bench_snapshots.py: reads stay flat, snapshot writes stay rare.
-SNAPSHOT_INTERVAL = 50
+# Chosen by benchmarks/bench_snapshots.py at 1,000 versions: interval 10 reads the latest
+# state in ~0.3 ms (50: ~0.8 ms) for +3.6% on updates and +16% store size.
+SNAPSHOT_INTERVAL = 10
 MAX_ATTEMPTS = 20
 
 

@@ -7,6 +7,7 @@ TIMELINE_TABLE = [
     " PRIMARY KEY (spec_id, sequence)) WITHOUT ROWID",
     "CREATE INDEX IF NOT EXISTS spec_timeline_by_version"
     " ON spec_timeline (spec_id, content_version)",
+    "CREATE INDEX IF NOT EXISTS spec_timeline_by_time ON spec_timeline (spec_id, timestamp)",
 ]
 
 READ_MODEL_TABLES = [
