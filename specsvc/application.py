@@ -14,7 +14,13 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.system import Leader
 
 from specsvc.domainmodel import Spec, spec_id
-from specsvc.errors import SpecAlreadyExists, SpecNotFound, Unavailable, VersionMismatch
+from specsvc.errors import (
+    PreconditionFailed,
+    SpecAlreadyExists,
+    SpecNotFound,
+    Unavailable,
+    VersionMismatch,
+)
 from specsvc.persistence import SpecTimelineRecorder, TimelineEntry
 
 if TYPE_CHECKING:
@@ -81,10 +87,16 @@ class SpecApplication(Leader[UUID]):
         command: Callable[[Spec], bool],
         *,
         expected_version: int | None = None,
+        expected_revision: int | None = None,
     ) -> tuple[Spec, int]:
         """Apply ``command`` to the latest state; on a lost race, re-apply to the fresh state."""
         for _ in range(MAX_ATTEMPTS):
             spec = self.get(name)
+            if expected_revision is not None and spec.version != expected_revision:
+                raise PreconditionFailed(
+                    f"spec {name!r} is at revision {spec.version}, not {expected_revision}",
+                    details={"expected_revision": expected_revision, "revision": spec.version},
+                )
             if expected_version is not None and spec.content_version != expected_version:
                 raise VersionMismatch(
                     f"spec {name!r} is at version {spec.content_version}, not {expected_version}",

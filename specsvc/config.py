@@ -21,6 +21,16 @@ class Settings:
     four_eyes: bool = False
     sqlite_lock_timeout: int = 10
     projection_poll_interval: float | None = None
+    auth_tokens_file: str | None = None
+    jwt_key_file: str | None = None
+    jwt_algorithm: str = "RS256"
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    rest_addr: str | None = None
+    grpc_addr: str | None = None
+    max_request_bytes: int = 65536
+    threads: int = 16
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -72,6 +72,7 @@ class SpecService(SpecQueries, SpecOperations):
         reason: str,
         expected_version: int | None = None,
         correlation_id: str | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
         name = inputs.existing_name(name)
         if expected_version is not None:
@@ -83,7 +84,9 @@ class SpecService(SpecQueries, SpecOperations):
             self._check_type(spec.type, parsed.data)
             return spec.update(_text(content), **meta)
 
-        return self._change(name, update, expected_version=expected_version)
+        return self._change(
+            name, update, expected_version=expected_version, expected_revision=expected_revision
+        )
 
     def publish_spec(
         self,
@@ -93,6 +96,7 @@ class SpecService(SpecQueries, SpecOperations):
         reason: str,
         version: int | None = None,
         correlation_id: str | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
         name = inputs.existing_name(name)
         if version is not None:
@@ -105,24 +109,56 @@ class SpecService(SpecQueries, SpecOperations):
                 self._check_four_eyes(spec, target, meta["actor"])
             return spec.publish(target, **meta)
 
-        return self._change(name, publish)
+        return self._change(name, publish, expected_revision=expected_revision)
 
     def deprecate_spec(
-        self, name: str, *, actor: str, reason: str, correlation_id: str | None = None
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
         meta = self._meta(actor, reason, correlation_id)
-        return self._change(inputs.existing_name(name), lambda spec: spec.deprecate(**meta))
+        return self._change(
+            inputs.existing_name(name),
+            lambda spec: spec.deprecate(**meta),
+            expected_revision=expected_revision,
+        )
 
     def delete_spec(
-        self, name: str, *, actor: str, reason: str, correlation_id: str | None = None
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
         meta = self._meta(actor, reason, correlation_id)
-        return self._change(inputs.existing_name(name), lambda spec: spec.delete(**meta))
+        return self._change(
+            inputs.existing_name(name),
+            lambda spec: spec.delete(**meta),
+            expected_revision=expected_revision,
+        )
 
     def _change(
-        self, name: str, command: Callable[[Spec], bool], *, expected_version: int | None = None
+        self,
+        name: str,
+        command: Callable[[Spec], bool],
+        *,
+        expected_version: int | None = None,
+        expected_revision: int | None = None,
     ) -> dict[str, Any]:
-        spec, position = self._app.change(name, command, expected_version=expected_version)
+        if expected_revision is not None:
+            inputs.positive_int(expected_revision, "expected_revision")
+        spec, position = self._app.change(
+            name,
+            command,
+            expected_version=expected_version,
+            expected_revision=expected_revision,
+        )
         return {**spec_resource(spec), "position": position}
 
     @staticmethod

@@ -10,6 +10,7 @@ import pytest
 from specsvc import SpecService
 from specsvc.errors import (
     PayloadTooLarge,
+    PreconditionFailed,
     SeparationOfDuties,
     SpecAlreadyExists,
     SpecNotFound,
@@ -149,3 +150,19 @@ def test_four_eyes_forbids_publishing_your_own_version(tmp_path: Path) -> None:
         assert (
             svc.publish_spec("demo", actor="alice", reason="bob wrote v2")["published_version"] == 2
         )
+
+
+def test_expected_revision_guards_every_write(service: SpecService) -> None:
+    make_spec(service)
+    service.publish_spec("demo", expected_revision=1, **ACTOR)
+    for write in (
+        lambda: service.update_spec("demo", "a: 2\n", expected_revision=1, **ACTOR),
+        lambda: service.publish_spec("demo", expected_revision=1, **ACTOR),
+        lambda: service.deprecate_spec("demo", expected_revision=1, **ACTOR),
+        lambda: service.delete_spec("demo", expected_revision=1, **ACTOR),
+    ):
+        with pytest.raises(PreconditionFailed) as caught:
+            write()
+        assert caught.value.details == {"expected_revision": 1, "revision": 2}
+    assert service.get_spec("demo")["revision"] == 2
+    assert service.deprecate_spec("demo", expected_revision=2, **ACTOR)["revision"] == 3
