@@ -10,6 +10,8 @@ from pathlib import Path
 
 from specsvc.config import Settings
 from specsvc.errors import SpecServiceError
+from specsvc.serve import add_serve_command
+from specsvc.tokens_cli import add_token_command
 
 EXIT_INVALID = 3
 
@@ -28,6 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="specsvc", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
+    add_serve_command(commands)
+    add_token_command(commands)
     status = commands.add_parser(
         "status",
         help="open a store (creating it if missing), catch up its projections, report",

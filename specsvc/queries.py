@@ -175,9 +175,7 @@ class SpecQueries:
         problems = spec_type.validate(data)
         return {"valid": not problems, "errors": problems}
 
-    def evaluate(
-        self, name: str, input: dict[str, Any], *, version: int | None = None
-    ) -> dict[str, Any]:
+    def evaluate(self, name: str, input: Any, *, version: int | None = None) -> dict[str, Any]:
         """Evaluate a regex-rules spec: the published version by default, else the latest."""
         summary = self._summary(name)
         if summary["state"] == "deleted":

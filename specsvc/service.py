@@ -69,7 +69,7 @@ class SpecService(SpecQueries, SpecOperations):
         content: str,
         *,
         actor: str,
-        reason: str,
+        reason: str | None,
         expected_version: int | None = None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
@@ -93,7 +93,7 @@ class SpecService(SpecQueries, SpecOperations):
         name: str,
         *,
         actor: str,
-        reason: str,
+        reason: str | None,
         version: int | None = None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
@@ -116,7 +116,7 @@ class SpecService(SpecQueries, SpecOperations):
         name: str,
         *,
         actor: str,
-        reason: str,
+        reason: str | None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
     ) -> dict[str, Any]:
@@ -132,7 +132,7 @@ class SpecService(SpecQueries, SpecOperations):
         name: str,
         *,
         actor: str,
-        reason: str,
+        reason: str | None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
     ) -> dict[str, Any]:
@@ -162,7 +162,7 @@ class SpecService(SpecQueries, SpecOperations):
         return {**spec_resource(spec), "position": position}
 
     @staticmethod
-    def _meta(actor: str, reason: str, correlation_id: str | None) -> dict[str, Any]:
+    def _meta(actor: str, reason: str | None, correlation_id: str | None) -> dict[str, Any]:
         return {
             "actor": inputs.actor(actor),
             "reason": inputs.reason(reason, required=True),

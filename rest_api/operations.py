@@ -1,0 +1,48 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics, the OpenAPI document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from rest_api.context import service
+from rest_api.openapi import openapi_document
+from specsvc.errors import SpecServiceError
+from specsvc.observability import PROJECTION_HEALTHY, PROJECTION_LAG, REGISTRY
+
+operations = Blueprint("operations", __name__)
+
+
+@operations.get("/healthz")
+def healthz() -> Any:
+    return {"status": "ok"}
+
+
+@operations.get("/readyz")
+def readyz() -> Response:
+    try:
+        status = service().projection_status()
+    except SpecServiceError as error:
+        status = {"caught_up": False, "lag": None, "error": error.message}
+    ready = bool(status["caught_up"])
+    response = jsonify({"status": "ready" if ready else "not ready", "projections": status})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@operations.get("/metrics")
+def metrics() -> Response:
+    try:
+        status = service().projection_status()
+        PROJECTION_LAG.set(status["lag"])
+        PROJECTION_HEALTHY.set(1 if status["caught_up"] else 0)
+    except SpecServiceError:
+        PROJECTION_HEALTHY.set(0)
+    return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+@operations.get("/openapi.json")
+def openapi() -> Any:
+    return openapi_document()

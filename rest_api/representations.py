@@ -1,0 +1,64 @@
+"""Response bodies: RFC 3339 timestamps in JSON, raw YAML and diff text, entity tags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Response, request
+from flask.json.provider import DefaultJSONProvider
+
+from rest_api.requests import wants
+from specsvc.errors import PreconditionFailed
+
+YAML = "application/yaml"
+DIFF = "text/x-diff"
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class JSONProvider(DefaultJSONProvider):
+    """Flask's provider with RFC 3339 timestamps instead of HTTP dates."""
+
+    sort_keys = False
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime):
+            return rfc3339(o)
+        return DefaultJSONProvider.default(o)
+
+
+def etag(revision: int) -> str:
+    return f'"{revision}"'
+
+
+def not_modified(revision: int) -> bool:
+    """Does the request's If-None-Match already hold this revision?"""
+    tags = request.if_none_match
+    return bool(tags) and (tags.star_tag or tags.contains_weak(str(revision)))
+
+
+def if_match_revision(current: int | None) -> int | None:
+    """The revision an If-Match header demands (None: no condition); strong comparison."""
+    tags = request.if_match
+    if not tags or (tags.star_tag and current is not None):
+        return None
+    strong = {int(t) for t in tags.as_set() if t.isdigit()}
+    if current is not None and current in strong:
+        return current
+    raise PreconditionFailed(
+        "If-Match does not match the spec's current revision", details={"revision": current}
+    )
+
+
+def raw_text(text: str, media_type: str) -> Response:
+    return Response(text, mimetype=media_type)
+
+
+def content_or_json(payload: dict[str, Any], *, yaml_field: str = "content") -> Any:
+    if wants(YAML):
+        return raw_text(payload[yaml_field], YAML)
+    return payload

@@ -1,0 +1,130 @@
+"""Reading requests strictly: bounded bodies, exact JSON fields, exact query parameters."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from flask import current_app, request
+
+from specsvc.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+MAX_QUERY_VALUE = 512
+JSON_TYPES = {"string": str, "integer": int, "object": dict}
+
+
+def read_body() -> bytes:
+    """The request body, never more than the configured limit; 413 without reading more."""
+    limit = current_app.config["SPECSVC_MAX_REQUEST_BYTES"]
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes", details={"limit": limit})
+    # Chunked bodies have no length: read at most one byte past the cap, never truncate.
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PayloadTooLarge(f"request body over {limit} bytes", details={"limit": limit})
+    return data
+
+
+def json_body(fields: Mapping[str, str]) -> defaultdict[str, Any]:
+    """A JSON object whose keys are all in ``fields`` (name -> JSON type), types checked.
+
+    Absent fields read as None; the application decides which are required.
+    """
+    if request.mimetype != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType("JSON bodies must be UTF-8")
+    body = _parse_json(read_body())
+    unknown = sorted(set(body) - set(fields))
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(unknown)}", details={"fields": unknown})
+    for name, value in body.items():
+        if value is not None and not _is_a(value, fields[name]):
+            raise BadRequest(f"{name} must be a JSON {fields[name]}", details={"field": name})
+    return defaultdict(lambda: None, body)
+
+
+def _parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_no_duplicate_keys,
+            parse_constant=_no_constants,
+        )
+    except (ValueError, RecursionError) as error:
+        raise BadRequest(f"malformed JSON: {str(error)[:200]}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate keys in an object")
+    return dict(pairs)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _is_a(value: Any, kind: str) -> bool:
+    if kind == "integer" and isinstance(value, bool):
+        return False
+    return isinstance(value, JSON_TYPES[kind])
+
+
+def query(allowed: Mapping[str, str]) -> dict[str, Any]:
+    """Query parameters, each at most once, each in ``allowed`` (name -> kind)."""
+    args = request.args
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise BadRequest(f"unknown query parameters: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name in args:
+        given = args.getlist(name)
+        if len(given) != 1:
+            raise BadRequest(f"query parameter {name} given more than once")
+        if len(given[0]) > MAX_QUERY_VALUE:
+            raise BadRequest(f"query parameter {name} is too long")
+        values[name] = _convert(name, given[0], allowed[name])
+    return values
+
+
+def _convert(name: str, raw: str, kind: str) -> Any:
+    if kind == "integer":
+        if not re.fullmatch(r"-?\d{1,12}", raw):
+            raise BadRequest(f"{name} must be an integer")
+        return int(raw)
+    if kind == "datetime":
+        return rfc3339(raw, name)
+    return raw
+
+
+def rfc3339(raw: str, name: str) -> datetime:
+    if not RFC3339.fullmatch(raw):
+        raise BadRequest(f"{name} must be an RFC 3339 timestamp, e.g. 2024-05-31T12:00:00Z")
+    text = raw.upper().replace("Z", "+00:00").replace(" ", "T")
+    try:
+        return datetime.fromisoformat(_trim_fraction(text))
+    except ValueError:
+        raise BadRequest(f"{name} is not a valid instant") from None
+
+
+def _trim_fraction(text: str) -> str:
+    # Python accepts at most microseconds; RFC 3339 allows any precision.
+    return re.sub(r"\.(\d{6})\d+", r".\1", text)
+
+
+def wants(media_type: str) -> bool:
+    """Did the client prefer ``media_type`` over JSON?"""
+    best = request.accept_mimetypes.best_match(["application/json", media_type])
+    return best == media_type

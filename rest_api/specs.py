@@ -1,0 +1,182 @@
+"""/v1/specs: the spec resource, its lifecycle commands and its history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from rest_api.context import allowed, command_meta, service
+from rest_api.representations import (
+    DIFF,
+    content_or_json,
+    etag,
+    if_match_revision,
+    not_modified,
+    raw_text,
+)
+from rest_api.requests import json_body, query, wants
+from specsvc.errors import BadRequest
+
+specs = Blueprint("specs", __name__, url_prefix="/v1/specs")
+
+REASON = {"reason": "string"}
+
+
+def _with_etag(spec: dict[str, Any], status: int = 200) -> Response:
+    response = jsonify(spec)
+    response.status_code = status
+    response.headers["ETag"] = etag(spec["revision"])
+    return response
+
+
+def _revision_demanded(name: str) -> int | None:
+    if not request.headers.get("If-Match"):
+        return None
+    return if_match_revision(service().get_spec(name)["revision"])
+
+
+@specs.post("")
+def create() -> Response:
+    meta = command_meta("create")
+    body = json_body({"name": "string", "type": "string", "content": "string", **REASON})
+    if request.headers.get("If-Match"):
+        if_match_revision(None)
+    spec = service().create_spec(
+        body["name"], body["type"], body["content"], reason=body["reason"], **meta
+    )
+    response = _with_etag(spec, 201)
+    response.headers["Location"] = url_for("specs.get_spec", name=spec["name"])
+    return response
+
+
+@specs.get("")
+def list_specs() -> Any:
+    allowed("read")
+    params = query(
+        {
+            "state": "string",
+            "type": "string",
+            "name_prefix": "string",
+            "limit": "integer",
+            "page_token": "string",
+        }
+    )
+    return service().list_specs(**params)
+
+
+@specs.get("/<name>")
+def get_spec(name: str) -> Response:
+    allowed("read")
+    params = query({"as_of": "datetime"})
+    spec = service().get_spec(name, as_of=params.get("as_of"))
+    if not_modified(spec["revision"]):
+        response = Response(status=304)
+        response.headers["ETag"] = etag(spec["revision"])
+        return response
+    return _with_etag(spec)
+
+
+@specs.put("/<name>/content")
+def update(name: str) -> Response:
+    meta = command_meta("update")
+    body = json_body({"content": "string", "expected_version": "integer", **REASON})
+    spec = service().update_spec(
+        name,
+        body["content"],
+        reason=body["reason"],
+        expected_version=body["expected_version"],
+        expected_revision=_revision_demanded(name),
+        **meta,
+    )
+    return _with_etag(spec)
+
+
+@specs.post("/<name>/publish")
+def publish(name: str) -> Response:
+    meta = command_meta("publish")
+    body = json_body({"version": "integer", **REASON})
+    spec = service().publish_spec(
+        name,
+        reason=body["reason"],
+        version=body["version"],
+        expected_revision=_revision_demanded(name),
+        **meta,
+    )
+    return _with_etag(spec)
+
+
+@specs.post("/<name>/deprecate")
+def deprecate(name: str) -> Response:
+    meta = command_meta("deprecate")
+    body = json_body(REASON)
+    spec = service().deprecate_spec(
+        name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
+    )
+    return _with_etag(spec)
+
+
+@specs.post("/<name>/delete")
+def delete(name: str) -> Response:
+    meta = command_meta("delete")
+    body = json_body(REASON)
+    spec = service().delete_spec(
+        name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
+    )
+    return _with_etag(spec)
+
+
+@specs.get("/<name>/published")
+def published(name: str) -> Any:
+    allowed("read")
+    params = query({"as_of": "datetime"})
+    served = service().get_published(name, as_of=params.get("as_of"))
+    response = content_or_json(served)
+    if served["state"] == "deprecated":
+        response = response if isinstance(response, Response) else jsonify(response)
+        response.headers["Deprecation"] = "true"
+    return response
+
+
+@specs.get("/<name>/versions")
+def versions(name: str) -> Any:
+    allowed("read")
+    query({})
+    return service().list_versions(name)
+
+
+@specs.get("/<name>/versions/<version>")
+def version(name: str, version: str) -> Any:
+    allowed("read")
+    query({})
+    return content_or_json(service().get_version(name, _path_int(version, "version")))
+
+
+@specs.get("/<name>/diff")
+def diff(name: str) -> Any:
+    allowed("read")
+    params = query({"from": "integer", "to": "integer"})
+    if "from" not in params or "to" not in params:
+        raise BadRequest("diff needs both from and to versions")
+    result = service().diff(name, params["from"], params["to"])
+    return raw_text(result["diff"], DIFF) if wants(DIFF) else result
+
+
+@specs.get("/<name>/history")
+def history(name: str) -> Any:
+    allowed("read")
+    query({})
+    return service().history(name)
+
+
+@specs.post("/<name>/evaluate")
+def evaluate(name: str) -> Any:
+    allowed("read")
+    body = json_body({"input": "object", "version": "integer"})
+    return service().evaluate(name, body["input"], version=body["version"])
+
+
+def _path_int(raw: str, name: str) -> int:
+    if not raw.isdigit() or len(raw) > 12:
+        raise BadRequest(f"{name} must be a positive integer")
+    return int(raw)
