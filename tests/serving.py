@@ -1,0 +1,86 @@
+"""Helpers to run ``specsvc serve`` as a real process and talk to it over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from email.message import Message
+from typing import Any
+
+LISTENING = re.compile(r"REST API listening on (http://\S+)")
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    log: list[str]
+
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Message, bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        for key, value in (headers or {}).items():
+            request.add_header(key, value)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, error.headers, error.read()
+
+    def json(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        status, _, raw = self.request(method, path, body, headers)
+        return status, json.loads(raw) if raw else None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=30)
+        assert self.process.stderr is not None
+        self.log += self.process.stderr.read().splitlines()
+        return code
+
+
+def start(*args: str, env: dict[str, str] | None = None) -> Server:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "specsvc.cli", "serve", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stderr is not None
+    log: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line:
+            break
+        log.append(line.rstrip())
+        found = LISTENING.search(line)
+        if found:
+            return Server(process, found.group(1), log)
+    process.kill()
+    raise AssertionError("server did not start:\n" + "\n".join(log))
+
+
+@contextmanager
+def running(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    server = start(*args, env=env)
+    try:
+        yield server
+    finally:
+        if server.process.poll() is None:
+            server.stop(signal.SIGKILL)
