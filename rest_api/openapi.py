@@ -1,9 +1,64 @@
-"""The OpenAPI 3.1 document of the REST API."""
+"""The OpenAPI 3.1 document of the REST API (CONTRACT 2), served at GET /openapi.json.
+
+The document is data, split by kind: ``openapi_schemas`` (response bodies and the error
+body), ``openapi_inputs`` (request bodies and parameters), ``openapi_responses``
+(headers and responses) and ``openapi_paths`` (one entry per route).
+"""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+from rest_api.openapi_inputs import PARAMETERS, REQUEST_SCHEMAS
+from rest_api.openapi_paths import PATHS
+from rest_api.openapi_responses import HEADERS, RESPONSES
+from rest_api.openapi_schemas import RESPONSE_SCHEMAS
+from specsvc import __version__
+
+DESCRIPTION = """Versioned, event-sourced YAML specs with a complete audit trail.
+
+Every /v1 operation needs `Authorization: Bearer <token>` (401 with `WWW-Authenticate`
+otherwise; a server without auth configured runs everyone as `anonymous` with every role).
+Errors share one body: `{"error": {"code", "message", "details"}, "correlation_id"}`.
+Writes accept `If-Match: "<revision>"` (412 when it differs); timestamps are RFC 3339 in UTC.
+"""
+
+TAGS = [
+    {"name": "specs", "description": "specs, their lifecycle commands, versions and history"},
+    {"name": "audit", "description": "the global audit log"},
+    {"name": "catalog", "description": "spec types and dry-run validation"},
+    {"name": "operations", "description": "health, metrics and this document; no token"},
+]
 
 
 def openapi_document() -> dict[str, Any]:
-    return {"openapi": "3.1.0", "info": {"title": "Spec Service", "version": "1"}, "paths": {}}
+    """A fresh copy of the document, so a caller may change it without harm."""
+    return copy.deepcopy(
+        {
+            "openapi": "3.1.0",
+            "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+            "info": {
+                "title": "Spec Service",
+                "version": __version__,
+                "description": DESCRIPTION,
+                "license": {"name": "MIT", "identifier": "MIT"},
+            },
+            "tags": TAGS,
+            "security": [{"bearerAuth": []}],
+            "paths": PATHS,
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "an opaque token from `specsvc token new`, or a JWT",
+                    }
+                },
+                "schemas": {**RESPONSE_SCHEMAS, **REQUEST_SCHEMAS},
+                "parameters": PARAMETERS,
+                "headers": HEADERS,
+                "responses": RESPONSES,
+            },
+        }
+    )

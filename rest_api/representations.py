@@ -46,12 +46,17 @@ def if_match_revision(current: int | None) -> int | None:
     tags = request.if_match
     if not tags or (tags.star_tag and current is not None):
         return None
-    strong = {int(t) for t in tags.as_set() if t.isdigit()}
+    strong = {int(t) for t in tags.as_set() if is_revision(t)}
     if current is not None and current in strong:
         return current
     raise PreconditionFailed(
         "If-Match does not match the spec's current revision", details={"revision": current}
     )
+
+
+def is_revision(tag: str | None) -> bool:
+    """An entity tag this service could have issued: 1-12 ASCII digits."""
+    return tag is not None and tag.isascii() and tag.isdecimal() and 0 < len(tag) <= 12
 
 
 def raw_text(text: str, media_type: str) -> Response:

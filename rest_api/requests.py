@@ -13,7 +13,10 @@ from flask import current_app, request
 
 from specsvc.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
-RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+RFC3339 = re.compile(
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,30})?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
 MAX_QUERY_VALUE = 512
 JSON_TYPES = {"string": str, "integer": int, "object": dict}
 
@@ -62,6 +65,10 @@ def _parse_json(raw: bytes) -> dict[str, Any]:
         raise BadRequest(f"malformed JSON: {str(error)[:200]}") from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("JSON strings must be valid Unicode (a lone surrogate was sent)") from None
     return body
 
 
@@ -101,7 +108,7 @@ def query(allowed: Mapping[str, str]) -> dict[str, Any]:
 
 def _convert(name: str, raw: str, kind: str) -> Any:
     if kind == "integer":
-        if not re.fullmatch(r"-?\d{1,12}", raw):
+        if not re.fullmatch(r"-?[0-9]{1,12}", raw):
             raise BadRequest(f"{name} must be an integer")
         return int(raw)
     if kind == "datetime":
@@ -113,6 +120,8 @@ def rfc3339(raw: str, name: str) -> datetime:
     if not RFC3339.fullmatch(raw):
         raise BadRequest(f"{name} must be an RFC 3339 timestamp, e.g. 2024-05-31T12:00:00Z")
     text = raw.upper().replace("Z", "+00:00").replace(" ", "T")
+    # A leap second is a real RFC 3339 instant that Python cannot hold: read it as :59.999999.
+    text = re.sub(r":60(\.[0-9]+)?(?=[+-])", ":59.999999", text)
     try:
         return datetime.fromisoformat(_trim_fraction(text))
     except ValueError:

@@ -177,6 +177,6 @@ def evaluate(name: str) -> Any:
 
 
 def _path_int(raw: str, name: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdecimal()) or len(raw) > 12:
         raise BadRequest(f"{name} must be a positive integer")
     return int(raw)

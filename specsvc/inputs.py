@@ -37,9 +37,23 @@ def existing_name(name: Any) -> str:
     return name
 
 
+def is_text(value: str) -> bool:
+    """Valid Unicode text: no lone surrogates, which UTF-8 (and so the store) cannot hold."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def reason(value: Any, *, required: bool) -> str | None:
     if value is None and not required:
         return None
+    if isinstance(value, str) and not is_text(value):
+        raise ValidationError(
+            "reason is not valid Unicode text",
+            errors=[{"path": "/reason", "message": "contains a lone surrogate"}],
+        )
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(
             "a reason is required", errors=[{"path": "/reason", "message": "must not be blank"}]
@@ -54,7 +68,7 @@ def reason(value: Any, *, required: bool) -> str | None:
 
 
 def actor(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+    if not isinstance(value, str) or not value.strip() or len(value) > 256 or not is_text(value):
         raise ValidationError("an actor (the authenticated principal) is required")
     return value
 

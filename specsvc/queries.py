@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -183,12 +184,13 @@ class SpecQueries:
         spec_type = self._types.get(summary["type"])
         if spec_type.evaluate is None:
             raise ValidationError(f"specs of type {spec_type.name!r} cannot be evaluated")
-        if not isinstance(input, dict):
+        if not isinstance(input, dict) or not _is_json_text(input):
             raise ValidationError(
-                "input must be a mapping", errors=[{"path": "/input", "message": "not a mapping"}]
+                "input must be a mapping of JSON values with valid Unicode text",
+                errors=[{"path": "/input", "message": "not a mapping of valid JSON values"}],
             )
         chosen = version if version is not None else summary["published_version"]
-        row = self._version_row(name, chosen or summary["version"])
+        row = self._version_row(name, summary["version"] if chosen is None else chosen)
         data = _data(row["content"])
         if data is None:
             raise ValidationError(f"version {row['version']} of {name!r} no longer parses")
@@ -241,6 +243,14 @@ class SpecQueries:
             raise SpecNotPublished(
                 f"spec {name!r} has never been published", details={"name": name}
             )
+
+
+def _is_json_text(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
 
 
 def _data(content: str) -> dict[str, Any] | None:

@@ -166,3 +166,15 @@ def test_expected_revision_guards_every_write(service: SpecService) -> None:
         assert caught.value.details == {"expected_revision": 1, "revision": 2}
     assert service.get_spec("demo")["revision"] == 2
     assert service.deprecate_spec("demo", expected_revision=2, **ACTOR)["revision"] == 3
+
+
+def test_text_that_utf8_cannot_hold_is_rejected_before_the_store(service: SpecService) -> None:
+    make_spec(service, "rules", "rule: {field: a, matches: b}\n", type="regex-rules")
+    count = event_count(service)
+    with pytest.raises(ValidationError):
+        service.publish_spec("rules", actor="bob", reason="bad \ud800 text")
+    with pytest.raises(ValidationError):
+        service.publish_spec("rules", actor="bob\udfff", reason="fine")
+    with pytest.raises(ValidationError):
+        service.evaluate("rules", {"a": "\ud800"})
+    assert event_count(service) == count

@@ -12,6 +12,7 @@ from jwt.types import Options
 
 from specsvc.auth.roles import Principal, parse_roles
 from specsvc.errors import Unauthenticated
+from specsvc.inputs import is_text
 
 SUPPORTED_ALGORITHMS = ("HS256", "RS256")
 
@@ -78,6 +79,10 @@ class JwtVerifier:
         return _principal(claims)
 
 
+# Principals are recorded as the actor of events; the application accepts up to 256.
+MAX_SUBJECT = 256
+
+
 def invalid_token(reason: str) -> Unauthenticated:
     return Unauthenticated(
         "the bearer token is invalid", details={"error": "invalid_token", "reason": reason}
@@ -113,6 +118,8 @@ def _principal(claims: dict[str, Any]) -> Principal:
     subject = claims["sub"]
     if not isinstance(subject, str) or not subject.strip():
         raise invalid_token("sub must be a non-empty string")
+    if len(subject) > MAX_SUBJECT or not is_text(subject):
+        raise invalid_token(f"sub must be valid text of at most {MAX_SUBJECT} characters")
     try:
         return Principal(subject, parse_roles(claims.get("roles")))
     except ValueError:
