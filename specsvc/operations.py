@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from specsvc.application import SpecApplication, store_errors
@@ -21,6 +22,15 @@ class SpecOperations:
             lag = runner.lag()
         error = runner.last_error
         return {"lag": lag, "caught_up": lag == 0 and error is None, "error": error and str(error)}
+
+    def projected_position(self) -> int:
+        """The log position of the last event the read models hold (0 when none)."""
+        with store_errors():
+            return self._read_model.max_position()
+
+    def on_projected(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quickly, without blocking) after each projection run."""
+        self._components.runner.listeners.append(listener)
 
     def storage_info(self) -> dict[str, Any]:
         """Where the stores live and the durability settings in force."""

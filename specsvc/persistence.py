@@ -126,5 +126,9 @@ class SpecReadModelRecorder(ABC):
         """Audit rows of one spec, oldest first."""
 
     @abstractmethod
+    def max_position(self) -> int:
+        """The position of the last projected event (0 when none)."""
+
+    @abstractmethod
     def dump_tables(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every read-model row, ordered: for comparing a rebuild with the original."""

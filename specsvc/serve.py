@@ -35,6 +35,11 @@ def add_serve_command(commands: Any) -> None:
         help="HOST:PORT for REST (SPECSVC_REST_ADDR); port 0 picks a free one",
     )
     serve.add_argument(
+        "--grpc-addr",
+        default=env.grpc_addr,
+        help="HOST:PORT for gRPC (SPECSVC_GRPC_ADDR); off unless given",
+    )
+    serve.add_argument(
         "--auth-tokens-file",
         default=env.auth_tokens_file,
         help="YAML file of token digests (SPECSVC_AUTH_TOKENS_FILE)",
@@ -79,12 +84,14 @@ def serve(settings: Settings) -> int:
     from specsvc.service import SpecService
 
     host, port = split_addr(settings.rest_addr or DEFAULT_REST_ADDR)
+    hosts = [host] + ([split_addr(settings.grpc_addr)[0]] if settings.grpc_addr else [])
     authenticator = Authenticator.from_settings(settings)
-    if authenticator.anonymous and not is_loopback(host):
+    exposed = [h for h in hosts if not is_loopback(h)]
+    if authenticator.anonymous and exposed:
         logger.error(
             "refusing to serve anonymous (unauthenticated) requests on %s: "
             "configure --auth-tokens-file or --jwt-key-file",
-            host,
+            ", ".join(exposed),
         )
         return EXIT_REFUSED
     if authenticator.anonymous:
@@ -93,12 +100,28 @@ def serve(settings: Settings) -> int:
             "with every role (loopback only)"
         )
     service = SpecService.open(settings=settings)
+    grpc_server = None
     try:
+        if settings.grpc_addr:
+            grpc_server = _start_grpc(service, authenticator, settings)
         app = create_app(service, authenticator, max_request_bytes=settings.max_request_bytes)
         return _run_rest(app, host, port, settings)
     finally:
+        if grpc_server is not None:
+            grpc_server.stop()
         service.close()
         logger.info("stopped")
+
+
+def _start_grpc(service: Any, authenticator: Any, settings: Settings) -> Any:
+    from grpc_api import create_server
+
+    host, port = split_addr(settings.grpc_addr or "")
+    server = create_server(
+        service, f"{_show(host)}:{port}", authenticator, threads=settings.threads
+    )
+    logger.info("gRPC API listening on %s:%s", _show(host), server.port)
+    return server
 
 
 def _run_rest(app: Any, host: str, port: int, settings: Settings) -> int:

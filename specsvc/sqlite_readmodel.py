@@ -136,6 +136,11 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
             (str(spec_id),),
         )
 
+    def max_position(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT MAX(position) FROM audit_log")
+            return int(c.fetchone()[0] or 0)
+
     def dump_tables(self) -> dict[str, list[tuple[Any, ...]]]:
         tables = {
             "spec_summaries": "id",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any, cast
 from uuid import UUID
 
@@ -36,6 +37,7 @@ class CatchUpRunner(SingleThreadedRunner[UUID]):
         super().__init__(system, env)
         self.poll_interval = poll_interval
         self.last_error: BaseException | None = None
+        self.listeners: list[Callable[[], None]] = []
         self._catch_up_lock = threading.Lock()
         self._stopping = threading.Event()
         self._poller: threading.Thread | None = None
@@ -72,7 +74,9 @@ class CatchUpRunner(SingleThreadedRunner[UUID]):
                 self.last_error = error
                 return False
             self.last_error = None
-            return True
+        for listener in self.listeners:
+            listener()
+        return True
 
     def lag(self) -> int:
         """How many log positions the slowest follower is behind its leader."""

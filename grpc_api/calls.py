@@ -1,0 +1,157 @@
+"""Per-call context: metadata -> principal and correlation id, default-deny authorisation.
+
+A server interceptor wraps every SpecService handler: it authenticates, authorises the
+RPC's action, and maps application errors to rich statuses in one place. An RPC of the
+service with no entry in ACTIONS is denied, so a new RPC is closed until it is classified.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import uuid4
+
+import grpc
+
+from grpc_api.errors import rich_status, status_of
+from specsvc.auth import Authenticator, Principal, authorize
+from specsvc.errors import BadRequest, PermissionDenied, SpecServiceError
+from specsvc.observability import COMMANDS, LATENCY, REQUESTS
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "specsvc.v1.SpecService"
+CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+COMMAND_RPCS = {"CreateSpec", "UpdateSpec", "PublishSpec", "DeprecateSpec", "DeleteSpec"}
+ACTIONS: dict[str, str] = {
+    "CreateSpec": "create",
+    "UpdateSpec": "update",
+    "PublishSpec": "publish",
+    "DeprecateSpec": "deprecate",
+    "DeleteSpec": "delete",
+    **{
+        rpc: "read"
+        for rpc in (
+            "GetSpec",
+            "GetPublishedSpec",
+            "ListSpecs",
+            "ListVersions",
+            "GetVersion",
+            "GetHistory",
+            "DiffVersions",
+            "ValidateSpec",
+            "EvaluateSpec",
+            "ListEvents",
+            "WatchEvents",
+            "ListTypes",
+        )
+    },
+}
+
+
+@dataclass(frozen=True)
+class Call:
+    principal: Principal
+    correlation_id: str
+
+
+_current: contextvars.ContextVar[Call] = contextvars.ContextVar("specsvc_call")
+
+
+def current_call() -> Call:
+    return _current.get()
+
+
+class AuthInterceptor(grpc.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator):
+        self._authenticator = authenticator
+
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = continuation(details)
+        service, _, rpc = details.method.lstrip("/").partition("/")
+        if service != SERVICE or handler is None:
+            return handler  # health, reflection, or UNIMPLEMENTED for unknown methods
+        action = ACTIONS.get(rpc)
+        metadata = dict(details.invocation_metadata)
+        if handler.unary_stream:
+            behaviour = self._streaming(handler.unary_stream, rpc, action, metadata)
+            return grpc.unary_stream_rpc_method_handler(
+                behaviour, handler.request_deserializer, handler.response_serializer
+            )
+        behaviour = self._unary(handler.unary_unary, rpc, action, metadata)
+        return grpc.unary_unary_rpc_method_handler(
+            behaviour, handler.request_deserializer, handler.response_serializer
+        )
+
+    def _begin(self, rpc: str, action: str | None, metadata: dict[str, Any]) -> Call:
+        correlation_id = str(metadata.get("x-correlation-id") or uuid4())
+        if not CORRELATION_ID.fullmatch(correlation_id):
+            raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
+        principal = self._authenticator.authenticate(metadata.get("authorization"))
+        if action is None:
+            raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
+        authorize(principal, action)
+        return Call(principal, correlation_id)
+
+    def _unary(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            started, outcome = time.perf_counter(), "OK"
+            correlation_id = str(metadata.get("x-correlation-id") or "")
+            try:
+                current = self._begin(rpc, action, metadata)
+                correlation_id = current.correlation_id
+                context.send_initial_metadata((("x-correlation-id", correlation_id),))
+                token = _current.set(current)
+                try:
+                    return behaviour(request, context)
+                finally:
+                    _current.reset(token)
+            except SpecServiceError as error:
+                outcome = error.code
+                context.abort_with_status(status_of(error, correlation_id))
+            except Exception:
+                if context.code() is not None:  # an abort already chose the status
+                    raise
+                outcome = "Internal"
+                logger.exception("unhandled error in %s", rpc)
+                context.abort_with_status(rich_status("Internal", "internal error", {}))
+            finally:
+                _observe(rpc, outcome, started)
+
+        return call
+
+    def _streaming(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started, outcome = time.perf_counter(), "OK"
+            correlation_id = str(metadata.get("x-correlation-id") or "")
+            try:
+                current = self._begin(rpc, action, metadata)
+                correlation_id = current.correlation_id
+                context.send_initial_metadata((("x-correlation-id", correlation_id),))
+                token = _current.set(current)
+                try:
+                    yield from behaviour(request, context)
+                finally:
+                    _current.reset(token)
+            except SpecServiceError as error:
+                outcome = error.code
+                context.abort_with_status(status_of(error, correlation_id))
+            finally:
+                _observe(rpc, outcome, started)
+
+        return call
+
+
+def _observe(rpc: str, outcome: str, started: float) -> None:
+    REQUESTS.labels("grpc", rpc, "", outcome).inc()
+    LATENCY.labels("grpc", rpc, "").observe(time.perf_counter() - started)
+    if rpc in COMMAND_RPCS:
+        command = rpc.removesuffix("Spec").lower()
+        COMMANDS.labels(command, "ok" if outcome == "OK" else outcome).inc()

@@ -1,0 +1,61 @@
+"""Between the application's plain dicts and the protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
+
+M = TypeVar("M", bound=Message)
+
+
+def to_message(data: dict[str, Any], message_class: type[M]) -> M:
+    """A message from a dict shaped like the REST JSON (None means unset)."""
+    return json_format.ParseDict(_jsonable(data), message_class(), ignore_unknown_fields=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def optional(message: Message, field: str, default: Any = None) -> Any:
+    """The value of an optional field, or ``default`` when the client left it unset."""
+    return getattr(message, field) if message.HasField(field) else default
+
+
+def instant(message: Message, field: str) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    stamp: Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def text(message: Message, field: str) -> str | None:
+    """A string field; empty means unset, as proto3 cannot tell them apart."""
+    value = getattr(message, field)
+    return value or None
+
+
+def struct_to_dict(struct: Struct) -> dict[str, Any]:
+    """A Struct as plain data; integral numbers become ints (Struct holds only doubles)."""
+    return _integral(json_format.MessageToDict(struct))
+
+
+def _integral(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value

@@ -1,0 +1,152 @@
+"""Live event streaming: one broadcaster reads new audit rows, every watcher gets a queue.
+
+The broadcaster wakes when the projections have run (or once a second), reads what was
+projected since its last position, and hands each row to the watchers' queues. Watchers
+block on their queue; none of them polls the store. A watcher first replays from the
+position it asked for up to where the broadcaster stood when it joined, then takes live
+rows after that position, so every committed event arrives exactly once and in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+
+from specsvc import SpecService
+from specsvc.errors import Unavailable
+
+logger = logging.getLogger(__name__)
+
+PAGE = 500
+IDLE_WAKE_SECONDS = 1.0
+QUEUE_LIMIT = 10_000
+_CLOSED = object()
+
+
+class Subscription:
+    def __init__(self, start: int, names: set[str], types: set[str]):
+        self.start = start
+        self.names = names
+        self.types = types
+        self.rows: queue.Queue[Any] = queue.Queue(QUEUE_LIMIT)
+        self.overflowed = False
+
+    def offer(self, row: dict[str, Any]) -> None:
+        try:
+            self.rows.put_nowait(row)
+        except queue.Full:
+            self.overflowed = True
+            self.close()
+
+    def close(self) -> None:
+        # When full, the reader finds ``overflowed`` set once it drains the queue.
+        with contextlib.suppress(queue.Full):
+            self.rows.put_nowait(_CLOSED)
+
+
+class Broadcaster:
+    def __init__(self, service: SpecService, max_watchers: int = 256):
+        self._service = service
+        self._max_watchers = max_watchers
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._subscriptions: list[Subscription] = []
+        self._types: dict[str, str] = {}
+        self.position = service.projected_position()
+        service.on_projected(self._wake.set)
+        self._thread = threading.Thread(target=self._run, name="event-broadcaster", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self._thread.join(timeout=5)
+        with self._lock:
+            for subscription in self._subscriptions:
+                subscription.close()
+
+    def watch(
+        self, after: int | None, names: set[str], types: set[str], context: grpc.ServicerContext
+    ) -> Iterator[dict[str, Any]]:
+        """Events after ``after`` (None: from now), then live, until the call ends."""
+        subscription = self._subscribe(names, types)
+        context.add_callback(subscription.close)
+        try:
+            last = subscription.start if after is None else after
+            for row in self._replay(last, subscription):
+                last = row["position"]
+                yield row
+            while context.is_active():
+                row = subscription.rows.get()
+                if row is _CLOSED:
+                    break
+                if row["position"] > last and self._matches(row, subscription):
+                    last = row["position"]
+                    yield row
+            if subscription.overflowed:
+                raise Unavailable(f"watcher fell behind; reconnect with after={last}")
+        finally:
+            self._unsubscribe(subscription)
+
+    def _subscribe(self, names: set[str], types: set[str]) -> Subscription:
+        with self._lock:
+            if len(self._subscriptions) >= self._max_watchers:
+                raise Unavailable(f"too many watchers (limit {self._max_watchers})")
+            subscription = Subscription(self.position, names, types)
+            self._subscriptions.append(subscription)
+            return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        with self._lock:
+            if subscription in self._subscriptions:
+                self._subscriptions.remove(subscription)
+
+    def _replay(self, after: int, subscription: Subscription) -> Iterator[dict[str, Any]]:
+        while after < subscription.start:
+            page = self._service.list_events(after=after, limit=PAGE)["events"]
+            for row in page:
+                if row["position"] > subscription.start:
+                    return
+                after = row["position"]
+                if self._matches(row, subscription):
+                    yield row
+            if len(page) < PAGE:
+                return
+
+    def _matches(self, row: dict[str, Any], subscription: Subscription) -> bool:
+        if subscription.names and row["spec"] not in subscription.names:
+            return False
+        return not subscription.types or self._type_of(row["spec"]) in subscription.types
+
+    def _type_of(self, name: str) -> str:
+        # A spec's type is fixed at creation, so the cache never goes stale.
+        if name not in self._types:
+            self._types[name] = self._service.get_spec(name)["type"]
+        return self._types[name]
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(IDLE_WAKE_SECONDS)
+            self._wake.clear()
+            try:
+                self._deliver()
+            except Exception:
+                logger.exception("event broadcast failed; retrying")
+
+    def _deliver(self) -> None:
+        while True:
+            rows = self._service.list_events(after=self.position, limit=PAGE)["events"]
+            if not rows:
+                return
+            with self._lock:
+                for row in rows:
+                    for subscription in self._subscriptions:
+                        subscription.offer(row)
+                self.position = rows[-1]["position"]
