@@ -80,20 +80,22 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return handler  # health, reflection, or UNIMPLEMENTED for unknown methods
         action = ACTIONS.get(rpc)
         metadata = dict(details.invocation_metadata)
+        decode = _tolerant(handler.request_deserializer)
         if handler.unary_stream:
             behaviour = self._streaming(handler.unary_stream, rpc, action, metadata)
             return grpc.unary_stream_rpc_method_handler(
-                behaviour, handler.request_deserializer, handler.response_serializer
+                behaviour, decode, handler.response_serializer
             )
         behaviour = self._unary(handler.unary_unary, rpc, action, metadata)
-        return grpc.unary_unary_rpc_method_handler(
-            behaviour, handler.request_deserializer, handler.response_serializer
-        )
+        return grpc.unary_unary_rpc_method_handler(behaviour, decode, handler.response_serializer)
 
-    def _begin(self, rpc: str, action: str | None, metadata: dict[str, Any]) -> Call:
-        correlation_id = str(metadata.get("x-correlation-id") or uuid4())
-        if not CORRELATION_ID.fullmatch(correlation_id):
+    def _begin(self, rpc: str, action: str | None, metadata: dict[str, Any], request: Any) -> Call:
+        given = metadata.get("x-correlation-id")
+        if given is not None and not CORRELATION_ID.fullmatch(str(given)):
             raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
+        correlation_id = str(given or uuid4())
+        if isinstance(request, Undecodable):
+            raise BadRequest(f"the request message cannot be decoded: {request.reason}")
         principal = self._authenticator.authenticate(metadata.get("authorization"))
         if action is None:
             raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
@@ -103,9 +105,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def _unary(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             started, outcome = time.perf_counter(), "OK"
-            correlation_id = str(metadata.get("x-correlation-id") or "")
+            correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
             try:
-                current = self._begin(rpc, action, metadata)
+                current = self._begin(rpc, action, metadata, request)
                 correlation_id = current.correlation_id
                 context.send_initial_metadata((("x-correlation-id", correlation_id),))
                 token = _current.set(current)
@@ -130,9 +132,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
     def _streaming(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started, outcome = time.perf_counter(), "OK"
-            correlation_id = str(metadata.get("x-correlation-id") or "")
+            correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
             try:
-                current = self._begin(rpc, action, metadata)
+                current = self._begin(rpc, action, metadata, request)
                 correlation_id = current.correlation_id
                 context.send_initial_metadata((("x-correlation-id", correlation_id),))
                 token = _current.set(current)
@@ -147,6 +149,28 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 _observe(rpc, outcome, started)
 
         return call
+
+
+class Undecodable:
+    """Stands in for a request that protobuf could not parse, so the RPC can say why."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    # grpc answers INTERNAL when a deserializer raises; the contract wants INVALID_ARGUMENT.
+    def decode(raw: bytes) -> Any:
+        try:
+            return deserializer(raw) if deserializer else raw
+        except Exception as error:
+            return Undecodable(type(error).__name__)
+
+    return decode
+
+
+def _valid_or_new(given: Any) -> str:
+    return str(given) if given and CORRELATION_ID.fullmatch(str(given)) else str(uuid4())
 
 
 def _observe(rpc: str, outcome: str, started: float) -> None:

@@ -10,6 +10,8 @@ from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from specsvc.errors import BadRequest
+
 M = TypeVar("M", bound=Message)
 
 
@@ -37,7 +39,10 @@ def instant(message: Message, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    try:
+        return stamp.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        raise BadRequest(f"{field} is not a representable instant") from None
 
 
 def text(message: Message, field: str) -> str | None:
@@ -48,7 +53,10 @@ def text(message: Message, field: str) -> str | None:
 
 def struct_to_dict(struct: Struct) -> dict[str, Any]:
     """A Struct as plain data; integral numbers become ints (Struct holds only doubles)."""
-    return _integral(json_format.MessageToDict(struct))
+    try:
+        return _integral(json_format.MessageToDict(struct))
+    except (ValueError, RecursionError):  # NaN and infinities are not JSON
+        raise BadRequest("input holds a value that is not JSON (NaN or infinity)") from None
 
 
 def _integral(value: Any) -> Any:

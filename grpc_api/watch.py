@@ -36,16 +36,19 @@ class Subscription:
         self.types = types
         self.rows: queue.Queue[Any] = queue.Queue(QUEUE_LIMIT)
         self.overflowed = False
+        self.closed = False
 
     def offer(self, row: dict[str, Any]) -> None:
+        # After an overflow nothing more is queued, so what the reader drains has no gap.
+        if self.overflowed:
+            return
         try:
             self.rows.put_nowait(row)
         except queue.Full:
             self.overflowed = True
-            self.close()
 
     def close(self) -> None:
-        # When full, the reader finds ``overflowed`` set once it drains the queue.
+        self.closed = True
         with contextlib.suppress(queue.Full):
             self.rows.put_nowait(_CLOSED)
 
@@ -83,17 +86,31 @@ class Broadcaster:
             for row in self._replay(last, subscription):
                 last = row["position"]
                 yield row
-            while context.is_active():
-                row = subscription.rows.get()
-                if row is _CLOSED:
-                    break
+            for row in self._live(subscription, context):
                 if row["position"] > last and self._matches(row, subscription):
                     last = row["position"]
                     yield row
             if subscription.overflowed:
                 raise Unavailable(f"watcher fell behind; reconnect with after={last}")
+            if self._stopping.is_set():
+                raise Unavailable(f"server is stopping; reconnect with after={last}")
         finally:
             self._unsubscribe(subscription)
+
+    @staticmethod
+    def _live(
+        subscription: Subscription, context: grpc.ServicerContext
+    ) -> Iterator[dict[str, Any]]:
+        while context.is_active():
+            try:
+                row = subscription.rows.get(timeout=IDLE_WAKE_SECONDS)
+            except queue.Empty:
+                if subscription.overflowed or subscription.closed:
+                    return
+                continue
+            if row is _CLOSED:
+                return
+            yield row
 
     def _subscribe(self, names: set[str], types: set[str]) -> Subscription:
         with self._lock:

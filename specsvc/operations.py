@@ -20,6 +20,10 @@ class SpecOperations:
         runner = self._components.runner
         with store_errors():
             lag = runner.lag()
+            if lag:
+                # A write may be between its commit and its projection: let it finish.
+                runner.catch_up()
+                lag = runner.lag()
         error = runner.last_error
         return {"lag": lag, "caught_up": lag == 0 and error is None, "error": error and str(error)}
 
