@@ -106,9 +106,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             started, outcome = time.perf_counter(), "OK"
             correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
+            actor = None
             try:
                 current = self._begin(rpc, action, metadata, request)
-                correlation_id = current.correlation_id
+                correlation_id, actor = current.correlation_id, current.principal.name
                 context.send_initial_metadata((("x-correlation-id", correlation_id),))
                 token = _current.set(current)
                 try:
@@ -125,7 +126,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 logger.exception("unhandled error in %s", rpc)
                 context.abort_with_status(rich_status("Internal", "internal error", {}))
             finally:
-                _observe(rpc, outcome, started)
+                _observe(rpc, outcome, started, correlation_id, actor)
 
         return call
 
@@ -133,9 +134,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started, outcome = time.perf_counter(), "OK"
             correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
+            actor = None
             try:
                 current = self._begin(rpc, action, metadata, request)
-                correlation_id = current.correlation_id
+                correlation_id, actor = current.correlation_id, current.principal.name
                 context.send_initial_metadata((("x-correlation-id", correlation_id),))
                 token = _current.set(current)
                 try:
@@ -146,7 +148,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 outcome = error.code
                 context.abort_with_status(status_of(error, correlation_id))
             finally:
-                _observe(rpc, outcome, started)
+                _observe(rpc, outcome, started, correlation_id, actor)
 
         return call
 
@@ -173,9 +175,23 @@ def _valid_or_new(given: Any) -> str:
     return str(given) if given and CORRELATION_ID.fullmatch(str(given)) else str(uuid4())
 
 
-def _observe(rpc: str, outcome: str, started: float) -> None:
+def _observe(
+    rpc: str, outcome: str, started: float, correlation_id: str, actor: str | None
+) -> None:
+    seconds = time.perf_counter() - started
     REQUESTS.labels("grpc", rpc, "", outcome).inc()
-    LATENCY.labels("grpc", rpc, "").observe(time.perf_counter() - started)
+    LATENCY.labels("grpc", rpc, "").observe(seconds)
+    logger.info(
+        "rpc",
+        extra={
+            "api": "grpc",
+            "rpc": rpc,
+            "status": outcome,
+            "duration_ms": round(seconds * 1000, 3),
+            "correlation_id": correlation_id,
+            "actor": actor,
+        },
+    )
     if rpc in COMMAND_RPCS:
         command = rpc.removesuffix("Spec").lower()
         COMMANDS.labels(command, "ok" if outcome == "OK" else outcome).inc()

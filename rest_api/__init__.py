@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, Response, g, request
@@ -16,6 +17,8 @@ from rest_api.specs import specs
 from specsvc import SpecService
 from specsvc.auth import Authenticator
 from specsvc.observability import COMMANDS, LATENCY, REQUESTS
+
+access = logging.getLogger("specsvc.access")
 
 COMMAND_ENDPOINTS = {
     "specs.create": "create",
@@ -57,8 +60,22 @@ def _finish(response: Response) -> Response:
     response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
     route = request.url_rule.rule if request.url_rule else "unmatched"
     status = str(response.status_code)
+    seconds = time.perf_counter() - g.started
     REQUESTS.labels("rest", route, request.method, status).inc()
-    LATENCY.labels("rest", route, request.method).observe(time.perf_counter() - g.started)
+    LATENCY.labels("rest", route, request.method).observe(seconds)
+    principal = g.get("principal")
+    access.info(
+        "request",
+        extra={
+            "api": "rest",
+            "route": route,
+            "method": request.method,
+            "status": response.status_code,
+            "duration_ms": round(seconds * 1000, 3),
+            "correlation_id": g.get("correlation_id"),
+            "actor": principal.name if principal else None,
+        },
+    )
     command = COMMAND_ENDPOINTS.get(request.endpoint or "")
     if command:
         COMMANDS.labels(command, g.get("error_code") or "ok").inc()

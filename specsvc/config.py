@@ -31,6 +31,7 @@ class Settings:
     max_request_bytes: int = 65536
     threads: int = 16
     log_level: str = "INFO"
+    log_format: str = "auto"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -6,11 +6,11 @@ import argparse
 import ipaddress
 import logging
 import signal
-import sys
 from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from specsvc import logs
 from specsvc.config import Settings
 
 logger = logging.getLogger("specsvc.serve")
@@ -63,7 +63,13 @@ def add_serve_command(commands: Any) -> None:
         type=float,
         default=env.projection_poll_interval or DEFAULT_POLL_INTERVAL,
     )
-    serve.add_argument("--log-level", default=env.log_level)
+    serve.add_argument("--log-level", default=env.log_level, help="SPECSVC_LOG_LEVEL")
+    serve.add_argument(
+        "--log-format",
+        default=env.log_format,
+        choices=["auto", "json", "text"],
+        help="json lines, readable text, or auto: text on a terminal (SPECSVC_LOG_FORMAT)",
+    )
     serve.set_defaults(handler=_serve_command, env_settings=env)
 
 
@@ -74,11 +80,7 @@ def _serve_command(args: argparse.Namespace) -> int:
 
 def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean shutdown."""
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    logs.configure(settings.log_level, settings.log_format)
     from rest_api import create_app
     from specsvc.auth import Authenticator
     from specsvc.service import SpecService

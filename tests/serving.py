@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
-LISTENING = re.compile(r"REST API listening on (http://\S+)")
+LISTENING = re.compile(r"REST API listening on (http://[0-9A-Za-z.:\[\]]+)")
 
 
 @dataclass
