@@ -8,17 +8,9 @@ import pytest
 
 from specsvc.content import MAX_DEPTH, MAX_EVENTS, ParsedContent, parse_content
 from specsvc.errors import PayloadTooLarge, ValidationError
+from tests.yaml_attacks import BILLION_LAUGHS
 
 LIMIT = 2048
-
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(
-        f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
-        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
-    )
-    + "j: [*i,*i,*i,*i,*i,*i]\n"
-)
 
 
 def parse(content: str | bytes, max_bytes: int = LIMIT) -> ParsedContent:

@@ -15,6 +15,7 @@ from grpc_api.calls import CORRELATION_ID
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from specsvc.config import Settings
 from tests.grpc_fixtures import RPC_TIMEOUT, GrpcApi, assert_rpc_error
+from tests.yaml_attacks import BILLION_LAUGHS, YAML_ATTACKS
 
 pytest_plugins = ("tests.grpc_fixtures",)
 
@@ -23,14 +24,6 @@ SPEC_LIMIT = Settings().max_spec_bytes
 # Past the server's grpc.max_receive_message_length (4 x the spec limit + 16 KiB).
 OVER_RECEIVE_LIMIT = 4 * SPEC_LIMIT + 16 * 1024 + 1024
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(
-        f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
-        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
-    )
-    + "j: [*i,*i,*i,*i,*i,*i]\n"
-)
 BAD_REQUEST = ("BadRequest",)
 VALIDATION = ("ValidationError",)
 # Either reading is defensible for a value no valid message can carry: malformed input
@@ -156,28 +149,7 @@ CORPUS = [
         ("PayloadTooLarge",),
     ),
     # --- YAML attacks as content ----------------------------------------------------------
-    yaml_attack("billion-laughs", BILLION_LAUGHS),
-    yaml_attack("python-object-apply", "a: !!python/object/apply:os.system ['echo hi']\n"),
-    yaml_attack("python-name", "a: !!python/name:os.system\n"),
-    yaml_attack("binary", "a: !!binary aGVsbG8=\n"),
-    yaml_attack("set", "a: !!set {x, y}\n"),
-    yaml_attack("unknown-tag", "a: !foo bar\n"),
-    yaml_attack("anchor", "a: &x 1\n"),
-    yaml_attack("alias", "a: 1\nb: *x\n"),
-    yaml_attack("merge-key", "base: {a: 1}\n<<: {a: 1}\n"),
-    yaml_attack("duplicate-key", "a: 1\na: 2\n"),
-    yaml_attack("yes-key", "yes: 1\n"),
-    yaml_attack("1000-deep", "a: " + "[" * 1000 + "]" * 1000 + "\n"),
-    yaml_attack("nan", "a: .nan\n"),
-    yaml_attack("infinity", "a: -.inf\n"),
-    yaml_attack("two-documents", "a: 1\n---\nb: 2\n"),
-    yaml_attack("top-level-list", "- a\n- b\n"),
-    yaml_attack("top-level-scalar", "just text\n"),
-    yaml_attack("empty", ""),
-    yaml_attack("whitespace-only", "  \n\t\n"),
-    yaml_attack("comment-only", "# nothing\n"),
-    yaml_attack("unclosed-flow", "a: [1, 2\n"),
-    yaml_attack("nul-byte", "a: \x00\n"),
+    *(yaml_attack(name, text) for name, text in YAML_ATTACKS.items()),
     Bad(
         "yaml-python-tag-on-update",
         "UpdateSpec",

@@ -22,6 +22,7 @@ from tests.rest_fixtures import (
     hs256_token,
     token_of,
 )
+from tests.yaml_attacks import BILLION_LAUGHS, YAML_ATTACKS
 
 pytest_plugins = ("tests.rest_fixtures",)
 
@@ -34,15 +35,6 @@ CHUNKED: dict[str, Any] = {
     "environ_overrides": {"wsgi.input_terminated": True},
     "headers": {"Transfer-Encoding": "chunked"},
 }
-
-BILLION_LAUGHS = (
-    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
-    + "".join(
-        f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
-        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
-    )
-    + "j: [*i,*i,*i,*i,*i,*i]\n"
-)
 
 
 @dataclass(frozen=True)
@@ -376,27 +368,7 @@ CORPUS = [
         {"reason": None},
     ),
     # --- YAML attacks as content (CONTRACT 1.4; the core intake's corpus) --------------------
-    yaml_attack("billion-laughs", BILLION_LAUGHS),
-    yaml_attack("python-object-apply", "a: !!python/object/apply:os.system ['echo hi']\n"),
-    yaml_attack("python-name", "a: !!python/name:os.system\n"),
-    yaml_attack("binary", "a: !!binary aGVsbG8=\n"),
-    yaml_attack("set", "a: !!set {x, y}\n"),
-    yaml_attack("unknown-tag", "a: !foo bar\n"),
-    yaml_attack("anchor", "a: &x 1\n"),
-    yaml_attack("alias", "a: 1\nb: *x\n"),
-    yaml_attack("merge-key", "base: {a: 1}\n<<: {a: 1}\n"),
-    yaml_attack("duplicate-key", "a: 1\na: 2\n"),
-    yaml_attack("yes-key", "yes: 1\n"),
-    yaml_attack("1000-deep", "a: " + "[" * 1000 + "]" * 1000 + "\n"),
-    yaml_attack("nan", "a: .nan\n"),
-    yaml_attack("infinity", "a: -.inf\n"),
-    yaml_attack("two-documents", "a: 1\n---\nb: 2\n"),
-    yaml_attack("top-level-list", "- a\n- b\n"),
-    yaml_attack("top-level-scalar", "just text\n"),
-    yaml_attack("empty", ""),
-    yaml_attack("whitespace-only", "  \n\t\n"),
-    yaml_attack("comment-only", "# nothing\n"),
-    yaml_attack("unclosed-flow", "a: [1, 2\n"),
+    *(yaml_attack(name, text) for name, text in YAML_ATTACKS.items()),
     Bad(
         "yaml-python-tag-on-update",
         "PUT",

@@ -1,0 +1,38 @@
+"""Hostile YAML shared by the intake, REST and gRPC tests: each must be a ValidationError."""
+
+from __future__ import annotations
+
+# ~440 bytes that would expand to 9**9 * 6 strings if aliases were followed.
+BILLION_LAUGHS = (
+    'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    + "".join(
+        f"{name}: &{name} [{','.join(['*' + prev] * 9)}]\n"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "j: [*i,*i,*i,*i,*i,*i]\n"
+)
+
+YAML_ATTACKS: dict[str, str] = {
+    "billion-laughs": BILLION_LAUGHS,
+    "python-object-apply": "a: !!python/object/apply:os.system ['echo hi']\n",
+    "python-name": "a: !!python/name:os.system\n",
+    "binary": "a: !!binary aGVsbG8=\n",
+    "set": "a: !!set {x, y}\n",
+    "unknown-tag": "a: !foo bar\n",
+    "anchor": "a: &x 1\n",
+    "alias": "a: 1\nb: *x\n",
+    "merge-key": "base: {a: 1}\n<<: {a: 1}\n",
+    "duplicate-key": "a: 1\na: 2\n",
+    "yes-key": "yes: 1\n",
+    "1000-deep": "a: " + "[" * 1000 + "]" * 1000 + "\n",
+    "nan": "a: .nan\n",
+    "infinity": "a: -.inf\n",
+    "two-documents": "a: 1\n---\nb: 2\n",
+    "top-level-list": "- a\n- b\n",
+    "top-level-scalar": "just text\n",
+    "empty": "",
+    "whitespace-only": "  \n\t\n",
+    "comment-only": "# nothing\n",
+    "unclosed-flow": "a: [1, 2\n",
+    "nul-byte": "a: \x00\n",
+}
