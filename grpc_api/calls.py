@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -102,53 +103,46 @@ class AuthInterceptor(grpc.ServerInterceptor):
         authorize(principal, action)
         return Call(principal, correlation_id)
 
+    @contextmanager
+    def _scope(
+        self, rpc: str, action: str | None, metadata: dict, request: Any, context: Any
+    ) -> Iterator[None]:
+        """Everything around one RPC: who, which correlation id, errors, metrics, log."""
+        started, outcome = time.perf_counter(), "OK"
+        correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
+        actor = None
+        try:
+            current = self._begin(rpc, action, metadata, request)
+            correlation_id, actor = current.correlation_id, current.principal.name
+            context.send_initial_metadata((("x-correlation-id", correlation_id),))
+            token = _current.set(current)
+            try:
+                yield
+            finally:
+                _current.reset(token)
+        except SpecServiceError as error:
+            outcome = error.code
+            context.abort_with_status(status_of(error, correlation_id))
+        except Exception:
+            if context.code() is not None:  # an abort already chose the status
+                raise
+            outcome = "Internal"
+            logger.exception("unhandled error in %s", rpc)
+            context.abort_with_status(rich_status("Internal", "internal error", {}))
+        finally:
+            _observe(rpc, outcome, started, correlation_id, actor)
+
     def _unary(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            started, outcome = time.perf_counter(), "OK"
-            correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
-            actor = None
-            try:
-                current = self._begin(rpc, action, metadata, request)
-                correlation_id, actor = current.correlation_id, current.principal.name
-                context.send_initial_metadata((("x-correlation-id", correlation_id),))
-                token = _current.set(current)
-                try:
-                    return behaviour(request, context)
-                finally:
-                    _current.reset(token)
-            except SpecServiceError as error:
-                outcome = error.code
-                context.abort_with_status(status_of(error, correlation_id))
-            except Exception:
-                if context.code() is not None:  # an abort already chose the status
-                    raise
-                outcome = "Internal"
-                logger.exception("unhandled error in %s", rpc)
-                context.abort_with_status(rich_status("Internal", "internal error", {}))
-            finally:
-                _observe(rpc, outcome, started, correlation_id, actor)
+            with self._scope(rpc, action, metadata, request, context):
+                return behaviour(request, context)
 
         return call
 
     def _streaming(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started, outcome = time.perf_counter(), "OK"
-            correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
-            actor = None
-            try:
-                current = self._begin(rpc, action, metadata, request)
-                correlation_id, actor = current.correlation_id, current.principal.name
-                context.send_initial_metadata((("x-correlation-id", correlation_id),))
-                token = _current.set(current)
-                try:
-                    yield from behaviour(request, context)
-                finally:
-                    _current.reset(token)
-            except SpecServiceError as error:
-                outcome = error.code
-                context.abort_with_status(status_of(error, correlation_id))
-            finally:
-                _observe(rpc, outcome, started, correlation_id, actor)
+            with self._scope(rpc, action, metadata, request, context):
+                yield from behaviour(request, context)
 
         return call
 
