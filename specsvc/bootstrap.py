@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
@@ -67,14 +68,29 @@ def start(settings: Settings) -> Components:
     return components
 
 
-def rebuild_projections(application: SpecApplication, db: str | None) -> SpecProjections:
-    """Replay the whole event log into a fresh projections store (a file, or memory)."""
+REBUILD_STEP = 500
+
+
+def rebuild_projections(
+    application: SpecApplication,
+    db: str | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SpecProjections:
+    """Replay the whole event log into a fresh projections store (a file, or memory).
+
+    ``progress(done, total)`` is called after every step of REBUILD_STEP positions.
+    """
     target = db or f"file:specsvc-{uuid4().hex}-rebuild?mode=memory&cache=shared"
     # The follower builds a mapper for its leader from the same environment.
     env = {**application.env, f"{SpecProjections.name.upper()}_SQLITE_DBNAME": target}
     projections = SpecProjections(env=env)
     projections.follow(application.name, application.notification_log)
-    projections.pull_and_process(application.name)
+    head = application.recorder.max_notification_id() or 0
+    for stop in range(REBUILD_STEP, head + REBUILD_STEP, REBUILD_STEP):
+        projections.pull_and_process(application.name, stop=min(stop, head))
+        if progress:
+            progress(min(stop, head), head)
+    projections.pull_and_process(application.name)  # anything committed meanwhile
     return projections
 
 

@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +26,7 @@ class Server:
     process: subprocess.Popen[str]
     url: str
     log: list[str]
+    reader: threading.Thread | None = None
 
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
@@ -48,8 +50,8 @@ class Server:
     def stop(self, sig: int = signal.SIGTERM) -> int:
         self.process.send_signal(sig)
         code = self.process.wait(timeout=30)
-        assert self.process.stderr is not None
-        self.log += self.process.stderr.read().splitlines()
+        if self.reader is not None:
+            self.reader.join(timeout=30)
         return code
 
 
@@ -71,9 +73,17 @@ def start(*args: str, env: dict[str, str] | None = None) -> Server:
         log.append(line.rstrip())
         found = LISTENING.search(line)
         if found:
-            return Server(process, found.group(1), log)
+            # Keep reading the log: an unread pipe fills up and blocks the server's logging.
+            reader = threading.Thread(target=_keep_reading, args=(process, log), daemon=True)
+            reader.start()
+            return Server(process, found.group(1), log, reader)
     process.kill()
     raise AssertionError("server did not start:\n" + "\n".join(log))
+
+
+def _keep_reading(process: subprocess.Popen[str], log: list[str]) -> None:
+    assert process.stderr is not None
+    log.extend(line.rstrip() for line in process.stderr)
 
 
 @contextmanager

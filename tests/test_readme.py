@@ -51,9 +51,22 @@ def wait_for_listener(process: subprocess.Popen[str], log: list[str]) -> None:
     raise AssertionError("serve command did not listen in time")
 
 
-def test_first_command_serves_and_the_examples_work_on_a_fresh_copy(tmp_path: Path) -> None:
+def run_block(block: str, cwd: Path) -> str:
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"README block failed:\n{block}\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def test_the_readme_runs_as_written_on_a_fresh_copy(tmp_path: Path) -> None:
     copy = fresh_copy(tmp_path)
-    serve, _, curls = (block.strip() for block in code_blocks("bash")[:3])
+    serve, _, *tour = (block.strip() for block in code_blocks("bash"))
     process = subprocess.Popen(
         serve,
         shell=True,
@@ -68,14 +81,16 @@ def test_first_command_serves_and_the_examples_work_on_a_fresh_copy(tmp_path: Pa
         wait_for_listener(process, log)
         with urllib.request.urlopen("http://127.0.0.1:8080/healthz", timeout=10) as response:
             assert response.status == 200
-        done = subprocess.run(
-            curls, shell=True, cwd=copy, capture_output=True, text=True, timeout=60, check=True
-        )
-        assert done.stdout.endswith('rule: {field: email, matches: "@example\\\\.com$"}\n')
+        outputs = [run_block(block, copy) for block in tour]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         remaining = process.communicate(timeout=60)[1]
     assert "stopped" in remaining
+    curl, grpc, cli, _maintenance = outputs
+    assert curl.endswith('rule: {field: email, matches: "@example\\\\.com$"}\n')
+    assert "specsvc.v1.SpecService" in grpc and '"version": "1"' in grpc
+    assert "+    - {not: {field: country" in cli and "signup-rules" in cli
+    assert (copy / "backup" / "specs.db").exists() and (copy / "events.jsonl").exists()
 
     example = code_blocks("python")[0]
     run = subprocess.run(

@@ -1,0 +1,118 @@
+"""What every ``specsvc`` command shares: exit codes, options, help, error reports.
+
+Exit codes of every command:
+
+  0  ok
+  1  verify or import found differences
+  2  usage error (bad arguments, unreadable local file)
+  3  invalid input: BadRequest, ValidationError, PayloadTooLarge, UnsupportedMediaType
+  4  not found: SpecNotFound, SpecNotPublished, VersionNotFound, TypeNotFound, SpecDeleted
+  5  conflict: SpecAlreadyExists, InvalidStateTransition, VersionMismatch,
+     PreconditionFailed, or an import into a store that is not empty
+  6  auth: Unauthenticated, PermissionDenied, SeparationOfDuties
+  7  server error, or the server or store is unavailable
+  130 interrupted (Ctrl-C); watch stops with 0 instead
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from specsvc.errors import SpecServiceError, ValidationError
+
+EXIT_OK, EXIT_DIFFERENCES, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_AUTH, EXIT_SERVER = 4, 5, 6, 7
+EXIT_INTERRUPTED = 130
+
+EXIT_BY_CODE = {
+    **dict.fromkeys(
+        ["BadRequest", "ValidationError", "PayloadTooLarge", "UnsupportedMediaType"], EXIT_INVALID
+    ),
+    **dict.fromkeys(
+        ["SpecNotFound", "SpecNotPublished", "VersionNotFound", "TypeNotFound", "SpecDeleted"],
+        EXIT_NOT_FOUND,
+    ),
+    "NotFound": EXIT_NOT_FOUND,  # a path the server does not route, e.g. a name with a slash
+    "StoreNotFound": EXIT_NOT_FOUND,
+    **dict.fromkeys(
+        ["SpecAlreadyExists", "InvalidStateTransition", "VersionMismatch", "PreconditionFailed"],
+        EXIT_CONFLICT,
+    ),
+    "UsageError": EXIT_USAGE,
+    "StoreNotEmpty": EXIT_CONFLICT,
+    "DestinationExists": EXIT_CONFLICT,
+    **dict.fromkeys(["Unauthenticated", "PermissionDenied", "SeparationOfDuties"], EXIT_AUTH),
+}
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+EXIT_CODES_HELP = "exit codes:\n" + "\n".join(
+    line for line in __doc__.split("Exit codes of every command:\n\n")[1].splitlines() if line
+)
+
+
+def global_options(*, on_command: bool, client: bool = True) -> argparse.ArgumentParser:
+    """``--json`` (and ``--url``, ``--token``), accepted before and after the command.
+
+    On a command's parser they default to SUPPRESS, so that a value given before the
+    command is not overwritten by the command parser's default.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if on_command else value
+
+    if client:
+        options.add_argument(
+            "--url",
+            default=default(os.environ.get("SPECSVC_URL") or DEFAULT_URL),
+            help=f"REST API base URL (SPECSVC_URL; default {DEFAULT_URL})",
+        )
+        options.add_argument(
+            "--token",
+            default=default(os.environ.get("SPECSVC_TOKEN") or None),
+            help="bearer token (SPECSVC_TOKEN)",
+        )
+    options.add_argument(
+        "--json",
+        action="store_true",
+        dest="json_output",
+        default=default(False),
+        help="machine output: JSON instead of text",
+    )
+    return options
+
+
+def epilog(*examples: str) -> str:
+    """An ``--help`` epilog: the examples, then the exit codes."""
+    return "examples:\n" + "".join(f"  {e}\n" for e in examples) + "\n" + EXIT_CODES_HELP
+
+
+def add_command(
+    commands: Any, name: str, summary: str, examples: list[str], parents: list[Any]
+) -> argparse.ArgumentParser:
+    """A sub-command parser whose ``--help`` ends with examples and the exit codes."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=summary,
+        epilog=epilog(*examples),
+        parents=parents,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def exit_code(error: SpecServiceError) -> int:
+    return EXIT_BY_CODE.get(error.code, EXIT_SERVER)
+
+
+def report_error(error: SpecServiceError) -> None:
+    """``CODE: message`` on stderr, then each validation problem as ``path: message``."""
+    print(f"{error.code}: {error.message}", file=sys.stderr)
+    if isinstance(error, ValidationError) or error.code == "ValidationError":
+        for problem in error.details.get("errors", []):
+            print(f"  {problem.get('path') or '/'}: {problem.get('message')}", file=sys.stderr)
