@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from specsvc.cli_common import EXIT_INVALID, add_command, report_error
 from specsvc.cli_io import read_local
 from specsvc.config import Settings
-from specsvc.errors import TypeNotFound
+from specsvc.errors import SpecServiceError, TypeNotFound
+from specsvc.spectypes import SpecType
 
 
 def add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,11 +28,14 @@ def add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     validate = add_command(
         commands,
         "validate",
-        "check a local spec file, with no server; exit 3 when invalid",
-        ["specsvc validate rules.yaml --type regex-rules"],
+        "check local spec files, with no server; exit 3 when any is invalid",
+        [
+            "specsvc validate rules.yaml --type regex-rules",
+            "specsvc validate specs/*.yaml --type generic   # e.g. as a pre-commit hook",
+        ],
         [],
     )
-    validate.add_argument("file", help="the spec's YAML; '-' reads standard input")
+    validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files; '-' reads stdin")
     validate.add_argument("--type", required=True, dest="spec_type", metavar="TYPE")
     validate.set_defaults(handler=_validate)
 
@@ -50,7 +55,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from specsvc.content import parse_content
     from specsvc.spectypes import SpecTypeRegistry
 
     settings = Settings.from_env()
@@ -59,13 +63,23 @@ def _validate(args: argparse.Namespace) -> int:
     except TypeNotFound as error:  # here the type is part of the input, as for POST /validate
         report_error(error)
         return EXIT_INVALID
-    parsed = parse_content(read_local(args.file), max_bytes=settings.max_spec_bytes)
+    results = [_validate_file(name, spec_type, settings.max_spec_bytes) for name in args.files]
+    return 0 if all(results) else EXIT_INVALID
+
+
+def _validate_file(name: str, spec_type: SpecType, max_bytes: int) -> bool:
+    from specsvc.content import parse_content
+
+    try:
+        parsed = parse_content(read_local(name), max_bytes=max_bytes)
+    except SpecServiceError as error:
+        print(f"{name}: {error.code}: {error.message}", file=sys.stderr)
+        return False
     problems = spec_type.validate(parsed.data)
     for problem in problems:
         line = parsed.lines.get(problem["path"])
-        where = f"{args.file}:{line}" if line else str(args.file)
+        where = f"{name}:{line}" if line else name
         print(f"{where}: {problem['path'] or '/'}: {problem['message']}")
-    if problems:
-        return EXIT_INVALID
-    print(f"{args.file}: valid {spec_type.name} spec")
-    return 0
+    if not problems:
+        print(f"{name}: valid {spec_type.name} spec")
+    return not problems

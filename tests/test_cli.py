@@ -59,3 +59,29 @@ def test_status_reports_a_durable_store(tmp_path: Path, capsys: pytest.CaptureFi
     report = json.loads(capsys.readouterr().out)
     assert report["storage"]["projections"]["synchronous"] == 2
     assert report["specs"] == 0
+
+
+def test_validate_checks_every_file_like_a_pre_commit_hook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("a: 1\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [1\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n")
+    assert main(["validate", str(good), str(broken), str(listed), "--type", "generic"]) == 3
+    captured = capsys.readouterr()
+    assert f"{good}: valid generic spec" in captured.out
+    assert f"{broken}: ValidationError" in captured.err
+    assert str(listed) in captured.err
+    assert main(["validate", str(good), str(good), "--type", "generic"]) == 0
+
+
+def test_the_pre_commit_hook_runs_the_validate_command() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "specsvc validate" and hook["language"] == "python"
+    assert hook["args"][0] == "--type"
