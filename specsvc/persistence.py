@@ -110,6 +110,10 @@ class SpecReadModelRecorder(ABC):
         """One summary row, including deleted specs."""
 
     @abstractmethod
+    def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
+        """A summary row plus ``content`` of its published version (None if unpublished)."""
+
+    @abstractmethod
     def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
         """One version row with its content."""
 

@@ -62,16 +62,18 @@ class SpecQueries:
         moment = inputs.instant(as_of, "as_of")
         if moment is not None:
             return self._published_as_of(name, moment)
-        summary = self._summary(name)
-        self._check_servable(name, summary["state"], summary["published_version"])
-        row = self._version_row(name, summary["published_version"])
+        with store_errors():
+            row = self._read_model.select_published(spec_id(name))
+        if row is None:
+            raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
+        self._check_servable(name, row["state"], row["published_version"])
         return published_resource(
             name,
-            summary["type"],
-            row["version"],
+            row["type"],
+            row["published_version"],
             row["content"],
-            summary["state"],
-            summary["published_at"],
+            row["state"],
+            row["published_at"],
         )
 
     def _published_as_of(self, name: str, moment: datetime) -> dict[str, Any]:

@@ -99,6 +99,16 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
         )
         return rows[0] if rows else None
 
+    def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
+        # One query for the hottest read: the summary joined with its published content.
+        columns = ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
+        rows = self._rows(
+            f"SELECT {columns}, v.content FROM spec_summaries s LEFT JOIN spec_versions v"
+            " ON v.spec_id = s.id AND v.version = s.published_version WHERE s.id=?",
+            (str(spec_id),),
+        )
+        return rows[0] if rows else None
+
     def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
         rows = self._rows(
             f"SELECT {VERSION_COLUMNS}, content FROM spec_versions WHERE spec_id=? AND version=?",
