@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
+
+from specsvc.errors import SpecServiceError
 
 # Structured fields a log call may pass in ``extra``; they become JSON keys.
 FIELDS = (
@@ -47,6 +52,43 @@ class TextFormatter(logging.Formatter):
         fields = " ".join(f"{f}={getattr(record, f)}" for f in FIELDS if hasattr(record, f))
         text = super().format(record)
         return f"{text} {fields}" if fields else text
+
+
+commands_log = logging.getLogger("specsvc.commands")
+Method = TypeVar("Method", bound=Callable[..., dict[str, Any]])
+
+
+def logged_command(command: str) -> Callable[[Method], Method]:
+    """One structured log line per command: who, what, which spec, outcome, how long."""
+
+    def decorate(method: Method) -> Method:
+        @functools.wraps(method)
+        def logged(self: Any, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            started, outcome, position = time.perf_counter(), "ok", None
+            try:
+                result = method(self, name, *args, **kwargs)
+                position = result["position"]
+                return result
+            except SpecServiceError as error:
+                outcome = error.code
+                raise
+            finally:
+                commands_log.info(
+                    "command",
+                    extra={
+                        "command": command,
+                        "spec": str(name)[:140],
+                        "actor": kwargs.get("actor"),
+                        "correlation_id": kwargs.get("correlation_id"),
+                        "outcome": outcome,
+                        "position": position,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    },
+                )
+
+        return cast(Method, logged)
+
+    return decorate
 
 
 def configure(level: str = "INFO", fmt: str = "auto") -> None:

@@ -2,59 +2,21 @@
 
 from __future__ import annotations
 
-import functools
-import logging
-import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from specsvc import inputs
 from specsvc.bootstrap import Components, start
 from specsvc.config import Settings
 from specsvc.content import ParsedContent, parse_content
 from specsvc.domainmodel import Spec
-from specsvc.errors import SeparationOfDuties, SpecServiceError, ValidationError
+from specsvc.errors import SeparationOfDuties, ValidationError
+from specsvc.logs import logged_command
 from specsvc.operations import SpecOperations
 from specsvc.queries import SpecQueries
 from specsvc.resources import spec_resource
 from specsvc.spectypes import SpecTypeRegistry
-
-commands_log = logging.getLogger("specsvc.commands")
-Method = TypeVar("Method", bound=Callable[..., dict[str, Any]])
-
-
-def _logged(command: str) -> Callable[[Method], Method]:
-    """One structured log line per command: who, what, which spec, outcome, how long."""
-
-    def decorate(method: Method) -> Method:
-        @functools.wraps(method)
-        def logged(self: SpecService, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            started, outcome, position = time.perf_counter(), "ok", None
-            try:
-                result = method(self, name, *args, **kwargs)
-                position = result["position"]
-                return result
-            except SpecServiceError as error:
-                outcome = error.code
-                raise
-            finally:
-                commands_log.info(
-                    "command",
-                    extra={
-                        "command": command,
-                        "spec": str(name)[:140],
-                        "actor": kwargs.get("actor"),
-                        "correlation_id": kwargs.get("correlation_id"),
-                        "outcome": outcome,
-                        "position": position,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                    },
-                )
-
-        return cast(Method, logged)
-
-    return decorate
 
 
 class SpecService(SpecQueries, SpecOperations):
@@ -81,7 +43,7 @@ class SpecService(SpecQueries, SpecOperations):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    @_logged("create")
+    @logged_command("create")
     def create_spec(
         self,
         name: str,
@@ -103,7 +65,7 @@ class SpecService(SpecQueries, SpecOperations):
         position = self._app.create(spec)
         return {**spec_resource(spec), "position": position}
 
-    @_logged("update")
+    @logged_command("update")
     def update_spec(
         self,
         name: str,
@@ -129,7 +91,7 @@ class SpecService(SpecQueries, SpecOperations):
             name, update, expected_version=expected_version, expected_revision=expected_revision
         )
 
-    @_logged("publish")
+    @logged_command("publish")
     def publish_spec(
         self,
         name: str,
@@ -153,7 +115,7 @@ class SpecService(SpecQueries, SpecOperations):
 
         return self._change(name, publish, expected_revision=expected_revision)
 
-    @_logged("deprecate")
+    @logged_command("deprecate")
     def deprecate_spec(
         self,
         name: str,
@@ -170,7 +132,7 @@ class SpecService(SpecQueries, SpecOperations):
             expected_revision=expected_revision,
         )
 
-    @_logged("delete")
+    @logged_command("delete")
     def delete_spec(
         self,
         name: str,
