@@ -104,7 +104,7 @@ class Spec(Aggregate):
     # Commands: each returns True when it recorded an event, False for a no-op.
 
     def update(self, content: str, *, actor: str, correlation_id: str, reason: str) -> bool:
-        self._check_allowed("update")
+        self.check_allowed("update")
         if content == self.content:
             return False
         self.trigger_event(
@@ -119,7 +119,7 @@ class Spec(Aggregate):
 
     def publish_target(self, version: int | None) -> int:
         """The version a publish would serve, if the lifecycle allows publishing."""
-        self._check_allowed("publish")
+        self.check_allowed("publish")
         target = self.content_version if version is None else version
         if not 1 <= target <= self.content_version:
             raise VersionNotFound(
@@ -136,15 +136,16 @@ class Spec(Aggregate):
 
     def deprecate(self, *, actor: str, correlation_id: str, reason: str) -> bool:
         return self._change_state(
-            self._check_allowed("deprecate"), self.published_version, actor, correlation_id, reason
+            self.check_allowed("deprecate"), self.published_version, actor, correlation_id, reason
         )
 
     def delete(self, *, actor: str, correlation_id: str, reason: str) -> bool:
         return self._change_state(
-            self._check_allowed("delete"), self.published_version, actor, correlation_id, reason
+            self.check_allowed("delete"), self.published_version, actor, correlation_id, reason
         )
 
-    def _check_allowed(self, command: Command) -> str:
+    def check_allowed(self, command: Command) -> str:
+        """The state ``command`` leads to, or InvalidStateTransition if the table forbids it."""
         to_state = LIFECYCLE[self.state][command]
         if to_state is None:
             raise InvalidStateTransition(

@@ -81,10 +81,11 @@ class SpecService(SpecQueries, SpecOperations):
         if expected_version is not None:
             inputs.positive_int(expected_version, "expected_version")
         meta = self._meta(actor, reason, correlation_id)
-        parsed = self._parsed(content)
 
         def update(spec: Spec) -> bool:
-            self._check_type(spec.type, parsed.data)
+            # Not found, then a forbidden state, then bad content: the most basic error wins.
+            spec.check_allowed("update")
+            self._check_type(spec.type, self._parsed(content).data)
             return spec.update(_text(content), **meta)
 
         return self._change(

@@ -9,6 +9,7 @@ import pytest
 
 from specsvc import SpecService
 from specsvc.errors import (
+    InvalidStateTransition,
     PayloadTooLarge,
     PreconditionFailed,
     SeparationOfDuties,
@@ -178,3 +179,12 @@ def test_text_that_utf8_cannot_hold_is_rejected_before_the_store(service: SpecSe
     with pytest.raises(ValidationError):
         service.evaluate("rules", {"a": "\ud800"})
     assert event_count(service) == count
+
+
+def test_update_reports_the_most_basic_problem_first(service: SpecService) -> None:
+    with pytest.raises(SpecNotFound):
+        service.update_spec("ghost", "a: [", **ACTOR)
+    make_spec(service)
+    service.delete_spec("demo", **ACTOR)
+    with pytest.raises(InvalidStateTransition):
+        service.update_spec("demo", "a: [", **ACTOR)
