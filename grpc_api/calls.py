@@ -174,7 +174,7 @@ def _observe(
 ) -> None:
     seconds = time.perf_counter() - started
     REQUESTS.labels("grpc", rpc, "", outcome).inc()
-    LATENCY.labels("grpc", rpc, "").observe(seconds)
+    LATENCY.labels("grpc", rpc, "", outcome).observe(seconds)
     logger.info(
         "rpc",
         extra={

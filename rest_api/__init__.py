@@ -62,7 +62,7 @@ def _finish(response: Response) -> Response:
     status = str(response.status_code)
     seconds = time.perf_counter() - g.started
     REQUESTS.labels("rest", route, request.method, status).inc()
-    LATENCY.labels("rest", route, request.method).observe(seconds)
+    LATENCY.labels("rest", route, request.method, status).observe(seconds)
     principal = g.get("principal")
     access.info(
         "request",

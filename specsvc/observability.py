@@ -14,8 +14,8 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "specsvc_request_duration_seconds",
-    "Time to answer a request, by API and route or RPC.",
-    ["api", "route", "method"],
+    "Time to answer a request, by API, route or RPC, and status.",
+    ["api", "route", "method", "status"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )

@@ -65,7 +65,7 @@ def test_requests_are_counted_by_route_method_and_status(api: Api) -> None:
 def test_request_durations_are_a_histogram(api: Api) -> None:
     api.create("timed")
     scraped = samples(api)
-    labels = {"api": "rest", "route": "/v1/specs", "method": "POST"}
+    labels = {"api": "rest", "route": "/v1/specs", "method": "POST", "status": "201"}
     count = value(scraped, "specsvc_request_duration_seconds_count", **labels)
     assert count >= 1
     assert value(scraped, "specsvc_request_duration_seconds_sum", **labels) > 0
