@@ -67,11 +67,19 @@ def _schema_problems(validator: Draft202012Validator, data: Any) -> list[Problem
 
 
 def _message(error: SchemaViolation) -> str:
-    keys = _required_alternatives(error)
+    keys = _one_of_keys(error)
     if keys:
         return "must have exactly one of the keys: " + ", ".join(keys)
     message = error.message
     return message if len(message) <= _MAX_MESSAGE else message[: _MAX_MESSAGE - 3] + "..."
+
+
+def _one_of_keys(error: SchemaViolation) -> list[str]:
+    # Schemas name their mutually exclusive keys in x-one-of-keys for a clear message.
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator in ("minProperties", "maxProperties"):
+        return list(schema.get("x-one-of-keys", []))
+    return _required_alternatives(error)
 
 
 def _required_alternatives(error: SchemaViolation) -> list[str]:
