@@ -8,7 +8,7 @@ import pytest
 
 from specsvc.content import MAX_DEPTH, MAX_EVENTS, ParsedContent, parse_content
 from specsvc.errors import PayloadTooLarge, ValidationError
-from tests.yaml_attacks import BILLION_LAUGHS
+from tests.hostile_inputs import BILLION_LAUGHS
 
 LIMIT = 2048
 

@@ -15,7 +15,7 @@ from grpc_api.calls import CORRELATION_ID
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from specsvc.config import Settings
 from tests.grpc_fixtures import RPC_TIMEOUT, GrpcApi, assert_rpc_error
-from tests.yaml_attacks import BILLION_LAUGHS, YAML_ATTACKS
+from tests.hostile_inputs import BAD_NAMES, BILLION_LAUGHS, YAML_ATTACKS
 
 pytest_plugins = ("tests.grpc_fixtures",)
 
@@ -173,20 +173,7 @@ CORPUS = [
         VALIDATION,
     ),
     # --- names ----------------------------------------------------------------------------
-    bad_name("upper", "UPPER"),
-    bad_name("trailing-underscore", "a_"),
-    bad_name("leading-dash", "-x"),
-    bad_name("trailing-dash", "x-"),
-    bad_name("129-chars", "a" * 129),
-    bad_name("latin-lookalike", "spéc"),
-    bad_name("cyrillic-a", "\u0430bc"),
-    bad_name("fullwidth", "\uff41bc"),
-    bad_name("space", "a b"),
-    bad_name("empty", ""),
-    bad_name("slash", "a/b"),
-    bad_name("dot-dot", ".."),
-    bad_name("nul", "a\x00b"),
-    bad_name("trailing-newline", "abc\n"),
+    *(bad_name(case, name) for case, name in BAD_NAMES.items()),
     # --- path-traversal and look-alike names in lookups -----------------------------------
     lookup("traversal-get", "GetSpec", pb.GetSpecRequest(name="../../etc/passwd")),
     lookup("dot-dot-get", "GetSpec", pb.GetSpecRequest(name="..")),

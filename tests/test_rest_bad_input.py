@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request
 
 from rest_api import create_app
 from specsvc import SpecService
+from tests.hostile_inputs import BAD_NAMES, BILLION_LAUGHS, YAML_ATTACKS
 from tests.rest_fixtures import (
     RULES,
     Api,
@@ -22,7 +23,6 @@ from tests.rest_fixtures import (
     hs256_token,
     token_of,
 )
-from tests.yaml_attacks import BILLION_LAUGHS, YAML_ATTACKS
 
 pytest_plugins = ("tests.rest_fixtures",)
 
@@ -386,20 +386,7 @@ CORPUS = [
         {"content": BILLION_LAUGHS, "reason": "r"},
     ),
     # --- names ----------------------------------------------------------------------------
-    bad_name("upper", "UPPER"),
-    bad_name("trailing-underscore", "a_"),
-    bad_name("leading-dash", "-x"),
-    bad_name("trailing-dash", "x-"),
-    bad_name("129-chars", "a" * 129),
-    bad_name("latin-lookalike", "spéc"),
-    bad_name("cyrillic-a", "\u0430bc"),
-    bad_name("fullwidth", "\uff41bc"),
-    bad_name("space", "a b"),
-    bad_name("empty", ""),
-    bad_name("slash", "a/b"),
-    bad_name("dot-dot", ".."),
-    bad_name("nul", "a\x00b"),
-    bad_name("trailing-newline", "abc\n"),
+    *(bad_name(case, name) for case, name in BAD_NAMES.items()),
     # --- query parameters -----------------------------------------------------------------
     query("10kb-value", "/v1/specs?name_prefix=" + "a" * 10_240),
     query("repeated", "/v1/specs?limit=1&limit=2"),

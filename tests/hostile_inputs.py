@@ -1,4 +1,4 @@
-"""Hostile YAML shared by the intake, REST and gRPC tests: each must be a ValidationError."""
+"""Hostile inputs shared by the intake, REST and gRPC tests: each must be a ValidationError."""
 
 from __future__ import annotations
 
@@ -35,4 +35,22 @@ YAML_ATTACKS: dict[str, str] = {
     "comment-only": "# nothing\n",
     "unclosed-flow": "a: [1, 2\n",
     "nul-byte": "a: \x00\n",
+}
+
+# Names a spec may not have: wrong case, edges, length, look-alike letters, separators.
+BAD_NAMES: dict[str, str] = {
+    "upper": "UPPER",
+    "trailing-underscore": "a_",
+    "leading-dash": "-x",
+    "trailing-dash": "x-",
+    "129-chars": "a" * 129,
+    "latin-lookalike": "sp\u00e9c",
+    "cyrillic-a": "\u0430bc",
+    "fullwidth": "\uff41bc",
+    "space": "a b",
+    "empty": "",
+    "slash": "a/b",
+    "dot-dot": "..",
+    "nul": "a\x00b",
+    "trailing-newline": "abc\n",
 }
