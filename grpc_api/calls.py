@@ -22,7 +22,7 @@ import grpc
 from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PermissionDenied, SpecServiceError
-from specsvc.observability import COMMANDS, LATENCY, REQUESTS
+from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from rest_api.representations import JSONProvider
 from rest_api.specs import specs
 from specsvc import SpecService
 from specsvc.auth import Authenticator
-from specsvc.observability import COMMANDS, LATENCY, REQUESTS
+from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS
 
 access = logging.getLogger("specsvc.access")
 

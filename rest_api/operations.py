@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from rest_api.context import service
 from rest_api.openapi import openapi_document
 from specsvc.errors import SpecServiceError
-from specsvc.observability import PROJECTION_HEALTHY, PROJECTION_LAG, REGISTRY
+from specsvc.observability.metrics import PROJECTION_HEALTHY, PROJECTION_LAG, REGISTRY
 
 operations = Blueprint("operations", __name__)
 

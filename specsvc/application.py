@@ -21,7 +21,7 @@ from specsvc.errors import (
     Unavailable,
     VersionMismatch,
 )
-from specsvc.persistence import SpecTimelineRecorder, TimelineEntry
+from specsvc.persistence.interfaces import SpecTimelineRecorder, TimelineEntry
 
 if TYPE_CHECKING:
     from eventsourcing.application import ProcessingEvent

@@ -10,8 +10,8 @@ from uuid import uuid4
 
 from specsvc.application import SpecApplication
 from specsvc.config import Settings
+from specsvc.persistence.sqlite.factory import SYNCHRONOUS_FULL, DurableDatastore
 from specsvc.projections import SpecProjections
-from specsvc.sqlite import SYNCHRONOUS_FULL, DurableDatastore
 from specsvc.system import CatchUpRunner, spec_system
 
 
@@ -30,7 +30,7 @@ def library_env(settings: Settings) -> dict[str, str]:
     else:
         events, projections = settings.db, projections_path(settings.db)
     return {
-        "PERSISTENCE_MODULE": "specsvc.sqlite",
+        "PERSISTENCE_MODULE": "specsvc.persistence.sqlite.factory:Factory",
         f"{SpecApplication.name.upper()}_SQLITE_DBNAME": events,
         f"{SpecProjections.name.upper()}_SQLITE_DBNAME": projections,
         "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout),

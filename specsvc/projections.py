@@ -13,7 +13,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.system import ProcessApplication
 
 from specsvc.domainmodel import Spec
-from specsvc.persistence import EventRow, SpecReadModelRecorder
+from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder
 
 
 def sha256_hex(content: str) -> str:

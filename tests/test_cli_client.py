@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-import specsvc.client
+import specsvc.cli.rest_client
 from specsvc.cli import main
 from tests.serving import Server, running
 
@@ -171,7 +171,7 @@ def test_list_follows_every_page_into_one_table(cli: CLI, monkeypatch: pytest.Mo
     for n in range(5):
         cli("create", f"c-page-{n}", "--type", "generic", stdin=b"a: 1\n")
     cli("publish", "c-page-3", "--reason", "go")
-    monkeypatch.setattr(specsvc.client, "PAGE_SIZE", 2)
+    monkeypatch.setattr(specsvc.cli.rest_client, "PAGE_SIZE", 2)
     code, out, _ = cli("list", "--prefix", "c-page-")
     lines = out.splitlines()
     assert code == 0 and lines[0].split() == [

@@ -20,8 +20,8 @@ import pytest
 from specsvc import SpecService
 from specsvc.bootstrap import projections_path
 from specsvc.cli import main
-from specsvc.cli_io import Progress
-from specsvc.maintenance import (
+from specsvc.cli.io import Progress
+from specsvc.operator import (
     DestinationExists,
     StoreNotEmpty,
     backup,
@@ -30,7 +30,7 @@ from specsvc.maintenance import (
     rebuild_read_models,
     verify_store,
 )
-from specsvc.maintenance.swap import row_counts, swap_in
+from specsvc.operator.swap import row_counts, swap_in
 from tests.serving import Server, running
 
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"

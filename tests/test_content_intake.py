@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from specsvc.content import MAX_DEPTH, MAX_EVENTS, ParsedContent, parse_content
+from specsvc.content.intake import MAX_DEPTH, MAX_EVENTS, ParsedContent, parse_content
 from specsvc.errors import PayloadTooLarge, ValidationError
 from tests.hostile_inputs import BILLION_LAUGHS
 

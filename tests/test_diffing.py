@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from specsvc.content import parse_content
-from specsvc.diffing import changed_paths, diff_contents
+from specsvc.content.diffing import changed_paths, diff_contents
+from specsvc.content.intake import parse_content
 
 
 def diff(old_text: str, new_text: str) -> dict[str, Any]:

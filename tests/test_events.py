@@ -82,6 +82,6 @@ def test_a_version_1_spec_created_event_still_loads(file_service: SpecService) -
 
 
 def app_timeline(event: Spec.Event) -> list:
-    from specsvc.persistence import TimelineEntry
+    from specsvc.persistence.interfaces import TimelineEntry
 
     return [TimelineEntry(event.originator_id, event.originator_version, event.timestamp, 1)]

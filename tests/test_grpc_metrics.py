@@ -9,7 +9,7 @@ from grpc_api import create_server
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc as rpc
 from specsvc import SpecService
-from specsvc.observability import REGISTRY
+from specsvc.observability.metrics import REGISTRY
 
 
 def sample(name: str, **labels: str) -> float:

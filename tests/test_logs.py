@@ -11,7 +11,7 @@ import pytest
 from rest_api import create_app
 from specsvc import SpecService
 from specsvc.errors import InvalidStateTransition
-from specsvc.logs import JsonFormatter, TextFormatter
+from specsvc.observability.logs import JsonFormatter, TextFormatter
 from tests.serving import running
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from specsvc import SpecService
 from specsvc.application import SNAPSHOT_INTERVAL
 from specsvc.domainmodel import Spec, spec_id
-from specsvc.resources import spec_resource
+from specsvc.service.resources import spec_resource
 from tests.conftest import make_spec
 
 ACTOR = {"actor": "bob", "reason": "tuning"}

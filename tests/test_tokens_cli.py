@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from specsvc.auth import Principal, TokenStore
-from specsvc.tokens_cli import add_token_command
+from specsvc.cli.token import add_token_command
 
 
 def run(argv: list[str]) -> int:

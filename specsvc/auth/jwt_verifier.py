@@ -12,7 +12,7 @@ from jwt.types import Options
 
 from specsvc.auth.roles import Principal, parse_roles
 from specsvc.errors import Unauthenticated
-from specsvc.inputs import is_text
+from specsvc.service.inputs import is_text
 
 SUPPORTED_ALGORITHMS = ("HS256", "RS256")
 

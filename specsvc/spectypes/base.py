@@ -11,7 +11,7 @@ import referencing.exceptions
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaViolation
 
-from specsvc.jsonpointer import pointer
+from specsvc.content.jsonpointer import pointer
 
 Problem = dict[str, Any]
 Check = Callable[[dict[str, Any]], list[Problem]]

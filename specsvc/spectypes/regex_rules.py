@@ -13,8 +13,8 @@ from typing import Any
 
 import re2
 
+from specsvc.content.jsonpointer import child
 from specsvc.errors import ValidationError
-from specsvc.jsonpointer import child
 
 MAX_DEPTH = 32
 MAX_NODES = 256

@@ -1,0 +1,5 @@
+import sys
+
+from specsvc.cli.main import main
+
+sys.exit(main())

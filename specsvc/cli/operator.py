@@ -1,0 +1,126 @@
+"""Operator commands on the store's files (same host), with or without a server running."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from specsvc.cli.common import EXIT_DIFFERENCES, add_command
+from specsvc.cli.io import Progress, UsageError, open_input, print_json
+from specsvc.cli.render import rebuild_lines
+
+# Handlers import specsvc.operator (the store, the library) themselves, so that the
+# client commands, which share this parser, start without loading them.
+COMMANDS = {
+    "backup": "a consistent online copy of the store and its projections",
+    "export": "every stored event as JSON Lines, in log order",
+    "import": "an export into an EMPTY store, verified event by event afterwards",
+    "verify": "replay every spec without snapshots and rebuild the read models; compare",
+    "rebuild-projections": "rebuild the read models and swap them in (safe while serving)",
+}
+EXAMPLES = {
+    "backup": ["specsvc backup /backups/specs-$(date +%F).db --db specs.db"],
+    "export": ["specsvc export --db specs.db > events.jsonl", "specsvc export --output e.jsonl"],
+    "import": ["specsvc import events.jsonl --db restored.db"],
+    "verify": ["specsvc verify --db specs.db"],
+    "rebuild-projections": ["specsvc rebuild-projections --db specs.db"],
+}
+
+
+def add_operator_commands(commands: Any, options: Any) -> None:
+    """Register the operator commands; each takes ``--db`` (SPECSVC_DB)."""
+    parsers = {
+        name: add_command(commands, name, summary, EXAMPLES[name], [options])
+        for name, summary in COMMANDS.items()
+    }
+    for name, parser in parsers.items():
+        parser.add_argument(
+            "--db",
+            default=os.environ.get("SPECSVC_DB") or "specs.db",
+            help="SQLite file of the event store (SPECSVC_DB; default specs.db)",
+        )
+        parser.set_defaults(handler=HANDLERS[name])
+    parsers["backup"].add_argument(
+        "dest", metavar="DEST", help="new file (its folder is created); must not exist"
+    )
+    parsers["export"].add_argument("--output", metavar="FILE", help="default: standard output")
+    parsers["import"].add_argument("file", metavar="FILE", help="an export; '-' reads stdin")
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from specsvc.operator import backup
+
+    with Progress() as progress:
+        report = backup(args.db, args.dest, progress)
+    lines = [f"{f['source']} -> {f['path']}: {f['bytes']} bytes" for f in report["files"]]
+    lines.append(f"{report['events']} events, last position {report['position']}")
+    return _show(args, report, lines)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from specsvc.operator import export_events
+    from specsvc.operator.store import require_store
+
+    require_store(args.db)  # before --output creates a file
+    if args.output is None:
+        with Progress() as progress:
+            export_events(args.db, sys.stdout.buffer, progress)
+        return 0
+    try:
+        out = open(args.output, "wb")  # noqa: SIM115 - closed by the with below
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
+    with out, Progress() as progress:
+        count = export_events(args.db, out, progress)
+    return _show(args, {"events": count, "output": args.output}, [f"{count} events exported"])
+
+
+def _import(args: argparse.Namespace) -> int:
+    from specsvc.operator import import_events
+
+    with open_input(args.file) as lines, Progress() as progress:
+        report = import_events(args.db, lines, progress)
+    summary = f"{report['events']} events of {report['specs']} specs imported into {args.db}"
+    return _verdict(args, report, summary)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from specsvc.operator import verify_store
+
+    with Progress() as progress:
+        report = verify_store(args.db, progress)
+    return _verdict(args, report, f"{report['specs']} specs, {report['events']} events checked")
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from specsvc.operator import rebuild_read_models
+
+    with Progress() as progress:
+        report = rebuild_read_models(args.db, progress)
+    return _show(args, report, rebuild_lines(report))
+
+
+HANDLERS = {
+    "backup": _backup,
+    "export": _export,
+    "import": _import,
+    "verify": _verify,
+    "rebuild-projections": _rebuild,
+}
+
+
+def _verdict(args: argparse.Namespace, report: dict[str, Any], summary: str) -> int:
+    differences = report["differences"]
+    verdict = f"{len(differences)} differences" if differences else "no differences"
+    _show(args, report, [*differences, f"{summary}: {verdict}"])
+    return EXIT_DIFFERENCES if differences else 0
+
+
+def _show(args: argparse.Namespace, report: dict[str, Any], lines: list[str]) -> int:
+    if args.json_output:
+        print_json(report)
+    else:
+        print("\n".join(lines))
+    return 0

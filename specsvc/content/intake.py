@@ -1,0 +1,137 @@
+"""Hardened intake of spec content: bounded, plain YAML becomes JSON-compatible data.
+
+Everything a user sends is checked before PyYAML builds anything from it: size on
+the encoded bytes, then anchors, aliases, tags, depth and node count on the event
+stream, so neither a "billion laughs" document nor deep nesting ever gets composed.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from specsvc.content.yamltree import CORE_TAGS, build_data, short_tag
+from specsvc.errors import PayloadTooLarge, ValidationError
+
+MAX_DEPTH = 64
+MAX_EVENTS = 10_000
+
+_FOREIGN_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Impossible dates make PyYAML's timestamp constructor raise, and "=" resolves to a
+# tag SafeConstructor cannot build; both stay plain strings here.
+_UNRESOLVED_TAGS = frozenset({"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value"})
+
+
+# libyaml parses about 15x faster than the pure-Python parser; both are equally strict here.
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CoreLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in _UNRESOLVED_TAGS]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+@dataclass(frozen=True)
+class ParsedContent:
+    """Parsed spec content: ``lines`` maps a JSON pointer to its 1-based line."""
+
+    data: dict[str, Any]
+    lines: dict[str, int]
+
+
+def parse_content(content: str | bytes, *, max_bytes: int) -> ParsedContent:
+    """Parse one YAML mapping, or raise ``PayloadTooLarge`` / ``ValidationError``."""
+    text = _decode(content, max_bytes)
+    try:
+        _prescan(text)
+        data, lines = _compose(text)
+    except ValidationError:
+        raise
+    except yaml.YAMLError as exc:
+        raise ValidationError(_yaml_message(exc)) from None
+    except Exception as exc:  # nothing a user sends may escape as a server error
+        raise ValidationError(f"content is not readable YAML ({type(exc).__name__})") from None
+    if not isinstance(data, dict):
+        raise ValidationError("the top level of the content must be a mapping")
+    return ParsedContent(data=data, lines=lines)
+
+
+def _decode(content: str | bytes, max_bytes: int) -> str:
+    if isinstance(content, str):
+        try:
+            content = content.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValidationError("content is not encodable as UTF-8") from None
+    if len(content) > max_bytes:
+        raise PayloadTooLarge(
+            f"content is {len(content)} bytes, over the limit of {max_bytes}",
+            details={"limit": max_bytes, "size": len(content)},
+        )
+    if content.startswith(_FOREIGN_BOMS):
+        raise ValidationError("content must be UTF-8, not UTF-16 or UTF-32")
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"content is not valid UTF-8 (byte {exc.start})") from None
+    if not text.strip():
+        raise ValidationError("content is empty")
+    return text
+
+
+def _prescan(text: str) -> None:
+    depth = documents = 0
+    for count, event in enumerate(yaml.parse(text, Loader=_CoreLoader), start=1):
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if count > MAX_EVENTS:
+            raise ValidationError(f"line {line}: content has more than {MAX_EVENTS} YAML nodes")
+        _check_node_event(event, line)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        documents += isinstance(event, yaml.DocumentStartEvent)
+        if depth > MAX_DEPTH:
+            raise ValidationError(f"line {line}: nesting is deeper than {MAX_DEPTH} levels")
+        if documents > 1:
+            raise ValidationError(f"line {line}: only one YAML document is allowed")
+    if documents == 0:
+        raise ValidationError("content holds no YAML document")
+
+
+def _check_node_event(event: yaml.Event, line: int) -> None:
+    if isinstance(event, yaml.AliasEvent):
+        raise ValidationError(f"line {line}: aliases (*{event.anchor}) are not allowed")
+    if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+        raise ValidationError(f"line {line}: anchors (&{event.anchor}) are not allowed")
+    tag = getattr(event, "tag", None)
+    if tag is not None and tag not in CORE_TAGS:
+        raise ValidationError(f"line {line}: the tag {short_tag(tag)} is not allowed")
+
+
+def _compose(text: str) -> tuple[Any, dict[str, int]]:
+    loader = _CoreLoader(text)
+    lines: dict[str, int] = {}
+    try:
+        node = loader.get_single_node()
+        return (build_data(loader, node, lines) if node is not None else None), lines
+    finally:
+        loader.dispose()
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        problem = exc.problem or "syntax error"
+        message = f"invalid YAML at line {exc.problem_mark.line + 1}: {problem}"
+        # The context says where the broken construct began, e.g. an unclosed quote.
+        if exc.context and exc.context_mark is not None:
+            message += f" ({exc.context} at line {exc.context_mark.line + 1})"
+        return message
+    if isinstance(exc, yaml.reader.ReaderError) and isinstance(exc.character, int):
+        # PyYAML reports the offending character by its code point.
+        return f"invalid YAML: the character U+{exc.character:04X} is not allowed"
+    return "invalid YAML"

@@ -1,0 +1,1 @@
+"""Persistence: the recorder interfaces and row types; one sub-package per backend."""

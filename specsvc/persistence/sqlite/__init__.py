@@ -1,0 +1,1 @@
+"""Everything SQLite: durable connections, recorders, read model, schema, backup, swap."""

@@ -1,0 +1,1 @@
+"""What keeps the read models current, and the projection monitor that reports on it."""

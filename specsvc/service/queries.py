@@ -1,0 +1,263 @@
+"""The query half of ``SpecService``: read models for lists, the event store for state."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from specsvc.application import SpecApplication, store_errors
+from specsvc.bootstrap import Components
+from specsvc.config import Settings
+from specsvc.content.diffing import diff_contents
+from specsvc.content.intake import parse_content
+from specsvc.domainmodel import spec_id
+from specsvc.errors import (
+    BadRequest,
+    SpecDeleted,
+    SpecNotFound,
+    SpecNotPublished,
+    ValidationError,
+    VersionNotFound,
+)
+from specsvc.persistence.interfaces import EventQuery, SpecReadModelRecorder, SummaryQuery
+from specsvc.service import inputs
+from specsvc.service.resources import (
+    published_resource,
+    spec_resource,
+    summary_resource,
+    version_resource,
+)
+from specsvc.spectypes import SpecTypeRegistry
+
+
+class SpecQueries:
+    def __init__(self, components: Components, settings: Settings, types: SpecTypeRegistry):
+        self._components = components
+        self._app: SpecApplication = components.application
+        self._read_model: SpecReadModelRecorder = components.projections.read_model
+        self._types = types
+        self.settings = settings
+
+    def get_spec(
+        self, name: str, *, version: int | None = None, as_of: datetime | None = None
+    ) -> dict[str, Any]:
+        """The spec now, as it stood when ``version`` was written, or ``as_of`` an instant."""
+        name = inputs.existing_name(name)
+        if version is not None and as_of is not None:
+            raise BadRequest("give version or as_of, not both")
+        moment = inputs.instant(as_of, "as_of")
+        if moment is not None:
+            return spec_resource(self._app.get_as_of(name, moment))
+        spec = self._app.get(name)
+        if version is None:
+            return spec_resource(spec)
+        self._check_version(name, inputs.positive_int(version, "version"), spec.content_version)
+        event = self._app.content_event(spec, version)
+        return spec_resource(self._app.get(name, event.originator_version))
+
+    def get_published(self, name: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+        """What consumers are served now, or were served at ``as_of``."""
+        name = inputs.existing_name(name)
+        moment = inputs.instant(as_of, "as_of")
+        if moment is not None:
+            return self._published_as_of(name, moment)
+        with store_errors():
+            row = self._read_model.select_published(spec_id(name))
+        if row is None:
+            raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
+        self._check_servable(name, row["state"], row["published_version"])
+        return published_resource(
+            name,
+            row["type"],
+            row["published_version"],
+            row["content"],
+            row["state"],
+            row["published_at"],
+        )
+
+    def _published_as_of(self, name: str, moment: datetime) -> dict[str, Any]:
+        spec = self._app.get_as_of(name, moment)
+        self._check_servable(name, spec.state, spec.published_version)
+        version = spec.published_version
+        assert version is not None
+        if version == spec.content_version:
+            content = spec.content
+        else:
+            content = self._app.content_event(spec, version).content
+        return published_resource(name, spec.type, version, content, spec.state, spec.published_at)
+
+    def list_specs(
+        self,
+        *,
+        state: str | None = None,
+        type: str | None = None,
+        name_prefix: str | None = None,
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> dict[str, Any]:
+        filters = [
+            inputs.state(state),
+            inputs.optional_text(type, "type", 128),
+            inputs.optional_text(name_prefix, "name_prefix", 128),
+        ]
+        limit = inputs.limit(limit)
+        query = SummaryQuery(
+            state, type, name_prefix, inputs.decode_page_token(page_token, filters), limit + 1
+        )
+        with store_errors():
+            rows = self._read_model.select_summaries(query)
+        next_token = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_token = inputs.encode_page_token(rows[-1]["name"], filters)
+        return {"specs": [summary_resource(r) for r in rows], "next_page_token": next_token}
+
+    def list_versions(self, name: str) -> dict[str, Any]:
+        self._summary(name)
+        with store_errors():
+            rows = self._read_model.select_versions(spec_id(name))
+        return {"versions": [version_resource(r, with_content=False) for r in rows]}
+
+    def get_version(self, name: str, version: int) -> dict[str, Any]:
+        row = self._version_row(name, version)
+        return {"name": name, **version_resource(row, with_content=True)}
+
+    def diff(self, name: str, from_version: int, to_version: int) -> dict[str, Any]:
+        old = self._version_row(name, from_version)
+        new = self._version_row(name, to_version)
+        return diff_contents(
+            name,
+            from_version,
+            old["content"],
+            _data(old["content"]),
+            to_version,
+            new["content"],
+            _data(new["content"]),
+        )
+
+    def history(self, name: str) -> dict[str, Any]:
+        self._summary(name)
+        with store_errors():
+            return {"events": self._read_model.select_history(spec_id(name))}
+
+    def list_events(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        actor: str | None = None,
+        spec: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The global audit log in commit order, after a position, filtered."""
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise BadRequest("after must be a non-negative integer")
+        query = EventQuery(
+            after=after,
+            limit=inputs.limit(limit),
+            actor=inputs.optional_text(actor, "actor"),
+            spec_id=spec_id(inputs.optional_text(spec, "spec") or "") if spec else None,
+            since=inputs.instant(since, "since"),
+            until=inputs.instant(until, "until"),
+        )
+        with store_errors():
+            events = self._read_model.select_audit(query)
+        return {"events": events, "next_after": events[-1]["position"] if events else after}
+
+    def validate(self, type: str, content: str) -> dict[str, Any]:
+        """Dry run: would this content be accepted for this type? Writes nothing."""
+        spec_type = self._types.get(self._known_type(type))
+        if not isinstance(content, (str, bytes)):
+            raise ValidationError("content must be YAML text")
+        try:
+            data = parse_content(content, max_bytes=self.settings.max_spec_bytes).data
+        except ValidationError as error:
+            return {"valid": False, "errors": error.errors}
+        problems = spec_type.validate(data)
+        return {"valid": not problems, "errors": problems}
+
+    def evaluate(self, name: str, input: Any, *, version: int | None = None) -> dict[str, Any]:
+        """Evaluate a regex-rules spec: the published version by default, else the latest."""
+        summary = self._summary(name)
+        if summary["state"] == "deleted":
+            raise SpecDeleted(f"spec {name!r} is deleted", details={"name": name})
+        spec_type = self._types.get(summary["type"])
+        if spec_type.evaluate is None:
+            raise ValidationError(f"specs of type {spec_type.name!r} cannot be evaluated")
+        if not isinstance(input, dict) or not _is_json_text(input):
+            raise ValidationError(
+                "input must be a mapping of JSON values with valid Unicode text",
+                errors=[{"path": "/input", "message": "not a mapping of valid JSON values"}],
+            )
+        chosen = version if version is not None else summary["published_version"]
+        row = self._version_row(name, summary["version"] if chosen is None else chosen)
+        data = _data(row["content"])
+        if data is None:
+            raise ValidationError(f"version {row['version']} of {name!r} no longer parses")
+        outcome = spec_type.evaluate(data, input)
+        return {"result": outcome["result"], "version": row["version"], "trace": outcome["trace"]}
+
+    def list_types(self) -> dict[str, Any]:
+        return {"types": [t.to_dict() for t in self._types.list()]}
+
+    def get_type(self, name: str) -> dict[str, Any]:
+        return self._types.get(name).to_dict()
+
+    def _known_type(self, type_name: Any) -> str:
+        if not isinstance(type_name, str) or type_name not in self._types:
+            raise ValidationError(
+                f"unknown spec type {str(type_name)[:64]!r}",
+                errors=[{"path": "/type", "message": f"one of {', '.join(self._types.names())}"}],
+            )
+        return type_name
+
+    def _summary(self, name: str) -> dict[str, Any]:
+        name = inputs.existing_name(name)
+        with store_errors():
+            summary = self._read_model.select_summary(spec_id(name))
+        if summary is None:
+            raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
+        return summary
+
+    def _version_row(self, name: str, version: Any) -> dict[str, Any]:
+        summary = self._summary(name)
+        self._check_version(name, inputs.positive_int(version, "version"), summary["version"])
+        with store_errors():
+            row = self._read_model.select_version(spec_id(name), version)
+        assert row is not None, f"read model lacks version {version} of {name}"
+        return row
+
+    @staticmethod
+    def _check_version(name: str, version: int, latest: int) -> None:
+        if version > latest:
+            raise VersionNotFound(
+                f"spec {name!r} has no version {version}",
+                details={"name": name, "version": version},
+            )
+
+    @staticmethod
+    def _check_servable(name: str, state: str, published_version: int | None) -> None:
+        if state == "deleted":
+            raise SpecDeleted(f"spec {name!r} is deleted", details={"name": name})
+        if published_version is None:
+            raise SpecNotPublished(
+                f"spec {name!r} has never been published", details={"name": name}
+            )
+
+
+def _is_json_text(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return False
+    return True
+
+
+def _data(content: str) -> dict[str, Any] | None:
+    # Stored content was valid when written; limits may have changed since.
+    try:
+        return parse_content(content, max_bytes=len(content.encode("utf-8"))).data
+    except ValidationError:
+        return None
