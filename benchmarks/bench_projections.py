@@ -7,9 +7,9 @@ Builds a SQLite store of S specs x E events (create, E-2 updates, publish; 200 x
 
 - decode (baseline): read the whole notification log in sections and turn every record
   into a domain event with the application's mapper, writing nothing;
-- ``specsvc.bootstrap.rebuild_projections`` (the one internal call used here) into a fresh
-  SQLite file, and into memory: replay the whole log into a fresh projections store;
-- ``SpecService.verify_projections()``: an in-memory rebuild plus a row-by-row comparison.
+- ``specsvc.projections.replay`` into a fresh SQLite file, and into memory: replay the
+  whole log into a fresh projections store;
+- ``specsvc.operator.verify_projections``: an in-memory rebuild plus a row-by-row comparison.
 
 ``x decode`` = time / decode time, so what is above 1 is the cost of the projection
 policy and its writes.
@@ -23,15 +23,12 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks._common import (
-    ACTOR,
-    open_service,
-    parse_args,
-    print_table,
-    temp_dir,
-    yaml_content,
-)
-from specsvc.bootstrap import rebuild_projections
+from benchmarks._common import ACTOR, parse_args, print_table, temp_dir, yaml_content
+from specsvc import bootstrap
+from specsvc.config import Settings
+from specsvc.operator import verify_projections
+from specsvc.persistence.sqlite.factory import scratch_env
+from specsvc.projections import SpecProjections, replay
 
 FULL = {"specs": 200, "events": 25, "repeats": 3}
 QUICK = {"specs": 50, "events": 10, "repeats": 2}
@@ -63,8 +60,12 @@ def decode_all(application: Any) -> int:
 
 
 def rebuild(application: Any, db: str | None, head: int) -> None:
-    projections = rebuild_projections(application, db)
+    env = scratch_env(dict(application.env), SpecProjections.name)
+    if db is not None:
+        env[f"{SpecProjections.name.upper()}_SQLITE_DBNAME"] = db
+    projections = SpecProjections(env=env)
     try:
+        replay(projections, application)
         done = projections.recorder.max_tracking_id(application.name)
         assert done == head, f"rebuild stopped at {done} of {head}"
     finally:
@@ -75,11 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(__doc__ or "", argv)
     size = QUICK if args.quick else FULL
     seconds: dict[str, list[float]] = {}
-    with temp_dir() as directory, open_service(os.path.join(directory, "specs.db")) as svc:
+    with temp_dir() as directory:
+        store = bootstrap.start(Settings(db=os.path.join(directory, "specs.db")))
+        svc, application = store.service, store.application
         started = time.perf_counter()
         build(svc, size["specs"], size["events"])
         build_s = time.perf_counter() - started
-        application = svc._components.application
         head = application.recorder.max_notification_id() or 0
         assert head == size["specs"] * size["events"], head
         counter = iter(range(1_000_000))
@@ -92,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     os.remove(target + suffix)
 
         def verify() -> None:
-            outcome = svc.verify_projections()
+            outcome = verify_projections(store)
             assert outcome["equal"], outcome
 
         def decode() -> None:
@@ -102,13 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "decode only (baseline)": decode,
             "rebuild -> SQLite file": to_file,
             "rebuild -> memory": lambda: rebuild(application, None, head),
-            "verify_projections()": verify,
+            "verify_projections": verify,
         }
         for _ in range(size["repeats"]):
             for label, operation in operations.items():
                 start = time.perf_counter()
                 operation()
                 seconds.setdefault(label, []).append(time.perf_counter() - start)
+        svc.close()
     median = {label: statistics.median(values) for label, values in seconds.items()}
     base = median["decode only (baseline)"]
     print(

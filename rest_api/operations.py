@@ -22,8 +22,9 @@ def healthz() -> Any:
 
 @operations.get("/readyz")
 def readyz() -> Response:
+    status: dict[str, Any]
     try:
-        status = service().projection_status()
+        status = dict(service().projection_status())
     except SpecServiceError as error:
         status = {"caught_up": False, "lag": None, "error": error.message}
     ready = bool(status["caught_up"])

@@ -59,9 +59,7 @@ class SpecApplication(Leader[UUID]):
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         processing_event.saved_kwargs["spec_timeline"] = [
-            TimelineEntry(e.originator_id, e.originator_version, e.timestamp, _content_version(e))
-            for e in processing_event.events
-            if isinstance(e, Spec.Event)
+            timeline_entry(e) for e in processing_event.events if isinstance(e, Spec.Event)
         ]
         return super()._record(processing_event)
 
@@ -140,7 +138,15 @@ class SpecApplication(Leader[UUID]):
         return position
 
 
-def _content_version(event: Spec.Event) -> int | None:
+def timeline_entry(event: Spec.Event) -> TimelineEntry:
+    """The timeline row of an event: its position is added when it is stored."""
+    return TimelineEntry(
+        event.originator_id, event.originator_version, event.timestamp, content_version(event)
+    )
+
+
+def content_version(event: Spec.Event) -> int | None:
+    """The content version an event wrote (None for state changes)."""
     if isinstance(event, Spec.SpecCreated):
         return 1
     if isinstance(event, Spec.SpecUpdated):

@@ -1,102 +1,92 @@
-"""The composition root: settings in, a running system of applications out."""
+"""The composition root: settings and a role in, running components out.
+
+Only entry points import this module: the command line (``specsvc serve`` and the
+operator commands), ``SpecService.open()``, and tests that need the parts.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-from uuid import uuid4
+from enum import Enum
 
 from specsvc.application import SpecApplication
 from specsvc.config import Settings
-from specsvc.persistence.sqlite.factory import SYNCHRONOUS_FULL, DurableDatastore
+from specsvc.errors import StoreNotFound
+from specsvc.persistence.sqlite.datastore import SYNCHRONOUS_FULL
+from specsvc.persistence.sqlite.factory import library_env
 from specsvc.projections import SpecProjections
-from specsvc.system import CatchUpRunner, spec_system
+from specsvc.runners.embedded import EmbeddedRunner
+from specsvc.service import SpecService
+from specsvc.spectypes import SpecTypeRegistry
+from specsvc.system import spec_system
 
 
-def projections_path(db: str) -> str:
-    """The projections' file beside the event store: ``a.db`` -> ``a.projections.db``."""
-    base, ext = os.path.splitext(db)
-    return f"{base}.projections{ext or '.db'}"
+class Role(Enum):
+    """What a process does with the store."""
 
-
-def library_env(settings: Settings) -> dict[str, str]:
-    """The ``eventsourcing`` environment: one SQLite database per application."""
-    if settings.db is None:
-        private = uuid4().hex
-        events = f"file:specsvc-{private}-events?mode=memory&cache=shared"
-        projections = f"file:specsvc-{private}-projections?mode=memory&cache=shared"
-    else:
-        events, projections = settings.db, projections_path(settings.db)
-    return {
-        "PERSISTENCE_MODULE": "specsvc.persistence.sqlite.factory:Factory",
-        f"{SpecApplication.name.upper()}_SQLITE_DBNAME": events,
-        f"{SpecProjections.name.upper()}_SQLITE_DBNAME": projections,
-        "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout),
-    }
+    # An API process, or the Python API, on the embedded store: projections run here, in
+    # step with writes, and (with a poll interval set) a poller picks up what other
+    # processes commit.
+    EMBEDDED = "embedded"
+    # A one-off command (operator tools, status, the Python API): projections run here
+    # when it writes or asks to catch up; no poller.
+    TOOL = "tool"
+    # An operator command that must see the store as it is: nothing is projected on start.
+    MAINTENANCE = "maintenance"
 
 
 @dataclass
 class Components:
-    runner: CatchUpRunner
+    """The running parts of a store, for entry points that need more than the service."""
+
+    settings: Settings
+    runner: EmbeddedRunner
     application: SpecApplication
     projections: SpecProjections
-
-    def storage_info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {}
-        for key, app in (("events", self.application), ("projections", self.projections)):
-            datastore = getattr(app.recorder, "datastore", None)
-            if isinstance(datastore, DurableDatastore):
-                info[key] = {"database": datastore.pool.db_name, **datastore.pragmas()}
-        return info
+    service: SpecService
 
 
-def start(settings: Settings) -> Components:
-    """Start the system; projections catch up before this returns."""
-    runner = CatchUpRunner(
-        spec_system, env=library_env(settings), poll_interval=settings.projection_poll_interval
+def env_for(settings: Settings) -> dict[str, str]:
+    """The ``eventsourcing`` environment of the store that ``settings`` name."""
+    return library_env(
+        SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
+    )
+
+
+def start(settings: Settings, role: Role = Role.EMBEDDED) -> Components:
+    """Start the system; projections catch up before this returns (but in maintenance)."""
+    poll = settings.projection_poll_interval if role is Role.EMBEDDED else None
+    runner = EmbeddedRunner(
+        spec_system,
+        env=env_for(settings),
+        poll_interval=poll,
+        catch_up_on_start=role is not Role.MAINTENANCE,
     )
     runner.start()
-    components = Components(runner, runner.get(SpecApplication), runner.get(SpecProjections))
-    if settings.db is not None:
-        try:
-            check_durability(components)
-        except Exception:
-            runner.stop()
-            raise
-    return components
+    application = runner.get(SpecApplication)
+    projections = runner.get(SpecProjections)
+    try:
+        types = SpecTypeRegistry.load(settings.types_dir)
+        service = SpecService(application, projections.read_model, types, settings, runner)
+        if settings.db is not None:
+            check_durability(service)
+    except Exception:
+        runner.stop()
+        raise
+    return Components(settings, runner, application, projections, service)
 
 
-REBUILD_STEP = 500
+def open_existing(settings: Settings, role: Role = Role.TOOL) -> Components:
+    """Like ``start``, but refuse a store that does not exist rather than create it."""
+    if settings.db is None or not os.path.isfile(settings.db):
+        raise StoreNotFound(f"no event store at {settings.db}", details={"db": settings.db})
+    return start(settings, role)
 
 
-def rebuild_projections(
-    application: SpecApplication,
-    db: str | None,
-    progress: Callable[[int, int], None] | None = None,
-) -> SpecProjections:
-    """Replay the whole event log into a fresh projections store (a file, or memory).
-
-    ``progress(done, total)`` is called after every step of REBUILD_STEP positions.
-    """
-    target = db or f"file:specsvc-{uuid4().hex}-rebuild?mode=memory&cache=shared"
-    # The follower builds a mapper for its leader from the same environment.
-    env = {**application.env, f"{SpecProjections.name.upper()}_SQLITE_DBNAME": target}
-    projections = SpecProjections(env=env)
-    projections.follow(application.name, application.notification_log)
-    head = application.recorder.max_notification_id() or 0
-    for stop in range(REBUILD_STEP, head + REBUILD_STEP, REBUILD_STEP):
-        projections.pull_and_process(application.name, stop=min(stop, head))
-        if progress:
-            progress(min(stop, head), head)
-    projections.pull_and_process(application.name)  # anything committed meanwhile
-    return projections
-
-
-def check_durability(components: Components) -> None:
+def check_durability(service: SpecService) -> None:
     """Refuse to run unless every database file is in WAL mode with synchronous=FULL."""
-    for name, info in components.storage_info().items():
+    for name, info in service.storage_info().items():
         if (info["journal_mode"], info["synchronous"]) != ("wal", SYNCHRONOUS_FULL):
             msg = f"the {name} store is not durable: {info}"
             raise RuntimeError(msg)

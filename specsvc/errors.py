@@ -120,3 +120,18 @@ ALL_ERRORS: tuple[type[SpecServiceError], ...] = (
     ValidationError,
     Unavailable,
 )
+
+
+# Errors of the operator commands (docs/operations.md); not part of either API.
+
+
+class StoreNotFound(SpecServiceError):
+    code = "StoreNotFound"
+
+
+class StoreNotEmpty(SpecServiceError):
+    code = "StoreNotEmpty"
+
+
+class DestinationExists(SpecServiceError):
+    code = "DestinationExists"

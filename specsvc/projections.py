@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any, cast
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 # Imported at run time: singledispatch resolves the policy's type hints.
@@ -14,6 +15,11 @@ from eventsourcing.system import ProcessApplication
 
 from specsvc.domainmodel import Spec
 from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder
+
+if TYPE_CHECKING:
+    from eventsourcing.system import Leader
+
+REPLAY_STEP = 500
 
 
 def sha256_hex(content: str) -> str:
@@ -79,3 +85,22 @@ def _row(event: Spec.Event, **fields: Any) -> EventRow:
         reason=event.reason,
         **fields,
     )
+
+
+def replay(
+    projections: SpecProjections,
+    leader: Leader[UUID],
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """Project the whole of ``leader``'s log into ``projections`` (fresh, or behind).
+
+    ``progress(done, total)`` is called after every step of REPLAY_STEP positions.
+    """
+    if leader.name not in projections.readers:
+        projections.follow(leader.name, leader.notification_log)
+    head = leader.recorder.max_notification_id() or 0
+    for stop in range(REPLAY_STEP, head + REPLAY_STEP, REPLAY_STEP):
+        projections.pull_and_process(leader.name, stop=min(stop, head))
+        if progress:
+            progress(min(stop, head), head)
+    projections.pull_and_process(leader.name)  # anything committed meanwhile

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from specsvc import SpecService
+from specsvc import SpecService, bootstrap
 from specsvc.config import Settings
 
 PERSISTENCE_SETTINGS = ["memory", "sqlite-file"]
@@ -15,23 +15,38 @@ PERSISTENCE_SETTINGS = ["memory", "sqlite-file"]
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
 
 
-def open_service(kind: str, tmp_path: Path, **overrides: object) -> SpecService:
+def open_store(kind: str, tmp_path: Path, **overrides: object) -> bootstrap.Components:
+    """A started store and its parts, through the composition root."""
     db = None if kind == "memory" else str(tmp_path / "specs.db")
-    return SpecService.open(settings=Settings(db=db, **overrides))  # type: ignore[arg-type]
+    return bootstrap.start(Settings(db=db, **overrides))  # type: ignore[arg-type]
+
+
+def open_service(kind: str, tmp_path: Path, **overrides: object) -> SpecService:
+    return open_store(kind, tmp_path, **overrides).service
 
 
 @pytest.fixture(params=PERSISTENCE_SETTINGS)
-def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SpecService]:
-    svc = open_service(request.param, tmp_path)
-    yield svc
-    svc.close()
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[bootstrap.Components]:
+    started = open_store(request.param, tmp_path)
+    yield started
+    started.service.close()
 
 
 @pytest.fixture
-def file_service(tmp_path: Path) -> Iterator[SpecService]:
-    svc = open_service("sqlite-file", tmp_path)
-    yield svc
-    svc.close()
+def service(store: bootstrap.Components) -> SpecService:
+    return store.service
+
+
+@pytest.fixture
+def file_store(tmp_path: Path) -> Iterator[bootstrap.Components]:
+    started = open_store("sqlite-file", tmp_path)
+    yield started
+    started.service.close()
+
+
+@pytest.fixture
+def file_service(file_store: bootstrap.Components) -> SpecService:
+    return file_store.service
 
 
 def make_spec(svc: SpecService, name: str = "demo", content: str = "a: 1\n", **kw: object) -> dict:

@@ -11,27 +11,30 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from specsvc import SpecService
-from specsvc.bootstrap import projections_path
+from specsvc import SpecService, bootstrap
 from specsvc.cli import main
 from specsvc.cli.io import Progress
+from specsvc.config import Settings
+from specsvc.errors import DestinationExists, StoreNotEmpty
 from specsvc.operator import (
-    DestinationExists,
-    StoreNotEmpty,
-    backup,
     export_events,
     import_events,
+    parse_records,
     rebuild_read_models,
     verify_store,
 )
-from specsvc.operator.swap import row_counts, swap_in
+from specsvc.persistence.sqlite.backup import backup
+from specsvc.persistence.sqlite.files import projections_path
+from specsvc.persistence.sqlite.swap import swap_in
 from tests.serving import Server, running
+
+TABLES = ["spec_summaries", "spec_versions", "audit_log"]
 
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
 
@@ -66,6 +69,36 @@ def observed(db: str) -> dict[str, Any]:
         }
 
 
+@contextmanager
+def opened(db: str, role: bootstrap.Role = bootstrap.Role.TOOL) -> Iterator[bootstrap.Components]:
+    """The store at ``db`` started as an operator command starts it."""
+    store = bootstrap.start(Settings(db=db), role)
+    try:
+        yield store
+    finally:
+        store.service.close()
+
+
+def differences(db: str) -> list[str]:
+    with opened(db) as store:
+        return list(verify_store(store)["differences"])
+
+
+def export_to(db: str, out: Any) -> None:
+    with opened(db, bootstrap.Role.MAINTENANCE) as store:
+        export_events(store.application.recorder, out)
+
+
+def import_into(db: str, lines: Any) -> dict[str, Any]:
+    with opened(db) as store:
+        return import_events(store, parse_records(lines))
+
+
+def audit_rows(path: str) -> int:
+    with closing(sqlite3.connect(path)) as connection:
+        return int(connection.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0])
+
+
 def tamper(path: str, *statements: str) -> None:
     with closing(sqlite3.connect(path)) as connection:
         for statement in statements:
@@ -92,7 +125,7 @@ def test_export_then_import_gives_identical_state_versions_and_history(
     assert main(["import", exported, "--db", restored]) == 0
     assert capsys.readouterr().out.endswith(": no differences\n")
     assert observed(restored) == observed(store)
-    assert verify_store(restored)["differences"] == []
+    assert differences(restored) == []
 
 
 def test_export_to_stdout_is_json_lines_only(
@@ -125,12 +158,12 @@ def test_import_refuses_a_store_that_is_not_empty(
 ) -> None:
     exported = tmp_path / "events.jsonl"
     with exported.open("wb") as out:
-        export_events(store, out)
+        export_to(store, out)
     assert main(["import", str(exported), "--db", store]) == 5
     err = capsys.readouterr().err
     assert err.startswith("StoreNotEmpty: ") and "import only into an empty store" in err
     with pytest.raises(StoreNotEmpty), exported.open("rb") as lines:
-        import_events(store, lines)
+        import_into(store, lines)
     assert len(observed(store)["log"]["events"]) == 19
 
 
@@ -138,7 +171,7 @@ def test_import_keeps_gaps_in_positions_and_restores_base64_states(
     store: str, tmp_path: Path
 ) -> None:
     buffer = io.BytesIO()
-    export_events(store, buffer)
+    export_to(store, buffer)
     records = [json.loads(line) for line in buffer.getvalue().splitlines()][:3]
     records[1]["position"], records[2]["position"] = 5, 9
     records[2]["state"] = base64.b64encode(
@@ -146,7 +179,7 @@ def test_import_keeps_gaps_in_positions_and_restores_base64_states(
     ).decode()
     lines = [json.dumps(r).encode() for r in records]
     restored = str(tmp_path / "gaps.db")
-    assert import_events(restored, lines)["differences"] == []
+    assert import_into(restored, lines)["differences"] == []
     positions = [e["position"] for e in observed(restored)["log"]["events"]]
     assert positions == [1, 5, 9]
 
@@ -192,8 +225,7 @@ def test_verify_finds_a_snapshot_that_disagrees_with_the_events(store: str) -> N
         "UPDATE stored_snapshots SET state = CAST(replace(CAST(state AS TEXT),"
         ' \'"created_by":"bob"\', \'"created_by":"mallory"\') AS BLOB)',
     )
-    differences = verify_store(store)["differences"]
-    assert differences == [
+    assert differences(store) == [
         "spec counter.created_by: the snapshot-based read has 'mallory',"
         " the replay of its events has 'bob'"
     ]
@@ -275,7 +307,7 @@ def test_backup_while_a_server_keeps_writing(
     out = capsys.readouterr().out
     assert f"{db} -> {dest}: " in out and " events, last position " in out
     before = {name for name, at in writer.acknowledged if at < started}
-    assert verify_store(dest)["differences"] == []
+    assert differences(dest) == []
     with SpecService.open(dest) as copy:
         names = {s["name"] for s in copy.list_specs(limit=500)["specs"]}
     assert before <= names and writer.failures == []
@@ -321,16 +353,17 @@ def test_rebuild_restores_a_tampered_read_model_while_serving(
     assert listed["r-0"]["state"] == "published"
     assert {name for name, _ in writer.acknowledged} <= set(listed)
     assert server.json("GET", "/readyz")[0] == 200
-    assert verify_store(db)["differences"] == []
+    assert differences(db) == []
 
 
 def test_rebuild_reports_row_counts_before_and_after(store: str) -> None:
     tamper(projections_path(store), "DELETE FROM spec_versions WHERE version > 5")
-    report = rebuild_read_models(store)
+    with opened(store, bootstrap.Role.MAINTENANCE) as started:
+        report = rebuild_read_models(started)
     assert report["before"]["spec_versions"] == 8 and report["after"]["spec_versions"] == 15
     assert report["before"]["audit_log"] == report["after"]["audit_log"] == 19
     assert report["position"] == {"before": 19, "after": 19}
-    assert verify_store(store)["differences"] == []
+    assert differences(store) == []
 
 
 def test_a_swap_never_moves_the_tracking_position_back(store: str, tmp_path: Path) -> None:
@@ -338,8 +371,8 @@ def test_a_swap_never_moves_the_tracking_position_back(store: str, tmp_path: Pat
     with closing(sqlite3.connect(live)) as source, closing(sqlite3.connect(fresh)) as copy:
         source.backup(copy)
     tamper(fresh, "DELETE FROM audit_log", "UPDATE tracking SET notification_id=3")
-    assert swap_in(live, fresh, "Specs", timeout=5) is False
-    assert row_counts(live)["audit_log"] == 19
+    assert swap_in(live, fresh, "Specs", tables=TABLES, timeout=5) is False
+    assert audit_rows(live) == 19
     tamper(fresh, "UPDATE tracking SET notification_id=19")
-    assert swap_in(live, fresh, "Specs", timeout=5) is True
-    assert row_counts(live)["audit_log"] == 0
+    assert swap_in(live, fresh, "Specs", tables=TABLES, timeout=5) is True
+    assert audit_rows(live) == 0

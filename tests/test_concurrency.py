@@ -8,9 +8,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from specsvc import SpecService
+from specsvc import SpecService, bootstrap
 from specsvc.config import Settings
 from specsvc.errors import SpecAlreadyExists, SpecServiceError, VersionMismatch
+from specsvc.operator import verify_projections
 from tests.conftest import make_spec
 
 THREADS = 8
@@ -115,8 +116,9 @@ def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
     for p in workers:
         p.join(timeout=120)
     assert [p.exitcode for p in workers] == [0, 0]
-    with SpecService.open(settings=Settings(db=db)) as svc:
+    store = bootstrap.start(Settings(db=db))
+    with store.service as svc:
         assert_gapless(svc, "shared", 1 + 2 * updates)
         authors = {v["created_by"] for v in svc.list_versions("shared")["versions"]}
         assert authors == {"alice", "proc0", "proc1"}
-        assert svc.verify_projections()["equal"] is True
+        assert verify_projections(store)["equal"] is True

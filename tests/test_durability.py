@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from specsvc import SpecService
+from specsvc import SpecService, bootstrap
 from specsvc.config import Settings
 from specsvc.errors import SpecNotFound, Unavailable
+from specsvc.operator import verify_projections
 
 WRITER = """
 import sys
@@ -57,12 +58,13 @@ def test_no_acknowledged_write_is_lost_on_sigkill(tmp_path: Path) -> None:
     writer.send_signal(signal.SIGKILL)
     writer.wait(timeout=30)
     assert writer.returncode == -signal.SIGKILL
-    with SpecService.open(settings=Settings(db=db)) as svc:
+    store = bootstrap.start(Settings(db=db))
+    with store.service as svc:
         for name in acknowledged:
             assert svc.get_spec(name)["content"] == f"n: {name.split('-')[1]}\n"
         listed = {s["name"] for s in svc.list_specs(limit=500)["specs"]}
         assert set(acknowledged) <= listed
-        assert svc.verify_projections()["equal"] is True
+        assert verify_projections(store)["equal"] is True
 
 
 def test_a_store_busy_past_its_timeout_is_unavailable(tmp_path: Path) -> None:

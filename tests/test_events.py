@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import json
 
-from specsvc import SpecService
+from specsvc.bootstrap import Components
 from specsvc.domainmodel import Spec, spec_id
 from tests.conftest import make_spec
 
 
-def stored_events(svc: SpecService, name: str) -> list[Spec.Event]:
-    app = svc._components.application
-    return list(app.events.get(spec_id(name)))
+def stored_events(store: Components, name: str) -> list[Spec.Event]:
+    return list(store.application.events.get(spec_id(name)))
 
 
-def test_events_are_the_three_contract_classes_with_metadata(service: SpecService) -> None:
+def test_events_are_the_three_contract_classes_with_metadata(store: Components) -> None:
+    service = store.service
     make_spec(service, reason="start")
     service.update_spec("demo", "a: 2\n", actor="bob", reason="edit", correlation_id="c-2")
     service.publish_spec("demo", actor="carol", reason="ship", correlation_id="c-3")
-    events = stored_events(service, "demo")
+    events = stored_events(store, "demo")
     assert [type(e).__name__ for e in events] == ["SpecCreated", "SpecUpdated", "SpecStateChanged"]
     assert all(isinstance(e, Spec.Event) for e in events)
     created, updated, changed = events
@@ -43,16 +43,16 @@ def test_events_are_the_three_contract_classes_with_metadata(service: SpecServic
     assert all(e.timestamp.utcoffset().total_seconds() == 0 for e in events)  # type: ignore[union-attr]
 
 
-def test_event_topics_are_stable_module_paths(file_service: SpecService) -> None:
-    make_spec(file_service)
-    app = file_service._components.application
+def test_event_topics_are_stable_module_paths(file_store: Components) -> None:
+    make_spec(file_store.service)
+    app = file_store.application
     topics = {n.topic for n in app.recorder.select_notifications(start=1, limit=10)}
     assert topics == {"specsvc.domainmodel:Spec.SpecCreated"}
 
 
-def test_a_version_1_spec_created_event_still_loads(file_service: SpecService) -> None:
+def test_a_version_1_spec_created_event_still_loads(file_store: Components) -> None:
     """SpecCreated v1 had no ``reason``; the upcaster supplies None."""
-    app = file_service._components.application
+    file_service, app = file_store.service, file_store.application
     legacy = Spec(
         name="legacy",
         type="generic",

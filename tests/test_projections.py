@@ -8,9 +8,11 @@ from pathlib import Path
 
 from specsvc import SpecService
 from specsvc.application import SpecApplication
-from specsvc.bootstrap import library_env, rebuild_projections
+from specsvc.bootstrap import Components, env_for
 from specsvc.config import Settings
 from specsvc.domainmodel import Spec
+from specsvc.operator import verify_projections
+from specsvc.operator.projection_diff import rebuilt_projections
 from tests.conftest import RULES, make_spec
 
 ACTOR = {"actor": "bob", "reason": "because"}
@@ -53,7 +55,7 @@ def test_projections_catch_up_with_writes_made_while_they_were_down(tmp_path: Pa
     with SpecService.open(settings=settings) as svc:
         make_spec(svc, "before")
     # Only the event-sourced application runs: no projections follow it.
-    app = SpecApplication(env=library_env(settings))
+    app = SpecApplication(env=env_for(settings))
     app.create(
         Spec(
             name="during",
@@ -75,7 +77,8 @@ def test_projections_catch_up_with_writes_made_while_they_were_down(tmp_path: Pa
         assert svc.projection_status()["caught_up"] is True
 
 
-def test_a_failing_projection_never_fails_a_committed_write(file_service: SpecService) -> None:
+def test_a_failing_projection_never_fails_a_committed_write(file_store: Components) -> None:
+    file_service = file_store.service
     projections_db = file_service.storage_info()["projections"]["database"]
     with sqlite3.connect(projections_db) as db:
         db.execute(
@@ -95,37 +98,40 @@ def test_a_failing_projection_never_fails_a_committed_write(file_service: SpecSe
         db.execute("DROP TRIGGER explode")
     assert file_service.catch_up() is True
     assert [s["name"] for s in file_service.list_specs()["specs"]] == ["after", "boom"]
-    assert file_service.verify_projections() == {"equal": True, "differences": {}}
+    assert verify_projections(file_store) == {"equal": True, "differences": []}
 
 
-def test_rebuild_gives_exactly_the_incremental_rows(service: SpecService, tmp_path: Path) -> None:
-    rich_scenario(service)
-    incremental = service._read_model.dump_tables()
-    assert all(incremental.values())
-    rebuilt = rebuild_projections(service._components.application, str(tmp_path / "re.db"))
+def test_rebuild_gives_exactly_the_incremental_rows(store: Components) -> None:
+    rich_scenario(store.service)
+    incremental = store.projections.read_model.dump_tables()
+    assert all(dump.rows for dump in incremental.values())
+    rebuilt = rebuilt_projections(store.application)
     try:
         assert rebuilt.read_model.dump_tables() == incremental
     finally:
         rebuilt.close()
-    assert service.verify_projections() == {"equal": True, "differences": {}}
+    assert verify_projections(store) == {"equal": True, "differences": []}
 
 
-def test_verify_reports_a_tampered_read_model(file_service: SpecService) -> None:
-    rich_scenario(file_service)
-    projections_db = file_service.storage_info()["projections"]["database"]
+def test_verify_reports_a_tampered_read_model(file_store: Components) -> None:
+    rich_scenario(file_store.service)
+    projections_db = file_store.service.storage_info()["projections"]["database"]
+    alpha = str(file_store.service.get_spec("alpha")["id"])
     with sqlite3.connect(projections_db) as db:
         db.execute("UPDATE spec_summaries SET state='draft' WHERE name='alpha'")
         db.execute("DELETE FROM audit_log WHERE position=1")
-    report = file_service.verify_projections()
+    report = verify_projections(file_store)
     assert report["equal"] is False
-    assert report["differences"]["spec_summaries"] == {"missing": 1, "unexpected": 1}
-    assert report["differences"]["audit_log"] == {"missing": 1, "unexpected": 0}
+    assert sorted(report["differences"]) == [
+        "projections: audit_log 1: missing (the rebuild has it)",
+        f"projections: spec_summaries {alpha}: state is 'draft', the rebuild has 'deprecated'",
+    ]
 
 
 def test_poller_picks_up_commits_made_elsewhere(tmp_path: Path) -> None:
     settings = Settings(db=str(tmp_path / "specs.db"), projection_poll_interval=0.05)
     with SpecService.open(settings=settings) as reader:
-        writer = SpecApplication(env=library_env(settings))  # records, projects nothing
+        writer = SpecApplication(env=env_for(settings))  # records, projects nothing
         writer.create(
             Spec(
                 name="elsewhere",

@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from specsvc.cli.common import EXIT_DIFFERENCES, add_command
 from specsvc.cli.io import Progress, UsageError, open_input, print_json
 from specsvc.cli.render import rebuild_lines
+from specsvc.config import Settings
 
-# Handlers import specsvc.operator (the store, the library) themselves, so that the
+# Handlers import the composition root and the operator tasks themselves, so that the
 # client commands, which share this parser, start without loading them.
 COMMANDS = {
     "backup": "a consistent online copy of the store and its projections",
@@ -49,8 +53,22 @@ def add_operator_commands(commands: Any, options: Any) -> None:
     parsers["import"].add_argument("file", metavar="FILE", help="an export; '-' reads stdin")
 
 
+@contextmanager
+def _store(db: str, *, maintenance: bool = False, create: bool = False) -> Iterator[Any]:
+    """The started store at ``db``: an existing one unless ``create``."""
+    from specsvc import bootstrap
+
+    settings = replace(Settings.from_env(), db=db)
+    role = bootstrap.Role.MAINTENANCE if maintenance else bootstrap.Role.TOOL
+    store = bootstrap.start(settings, role) if create else bootstrap.open_existing(settings, role)
+    try:
+        yield store
+    finally:
+        store.service.close()
+
+
 def _backup(args: argparse.Namespace) -> int:
-    from specsvc.operator import backup
+    from specsvc.persistence.sqlite.backup import backup
 
     with Progress() as progress:
         report = backup(args.db, args.dest, progress)
@@ -61,27 +79,28 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from specsvc.operator import export_events
-    from specsvc.operator.store import require_store
 
-    require_store(args.db)  # before --output creates a file
-    if args.output is None:
-        with Progress() as progress:
-            export_events(args.db, sys.stdout.buffer, progress)
-        return 0
-    try:
-        out = open(args.output, "wb")  # noqa: SIM115 - closed by the with below
-    except OSError as error:
-        raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
-    with out, Progress() as progress:
-        count = export_events(args.db, out, progress)
+    with _store(args.db, maintenance=True) as store:  # before --output creates a file
+        if args.output is None:
+            with Progress() as progress:
+                export_events(store.application.recorder, sys.stdout.buffer, progress)
+            return 0
+        try:
+            out = open(args.output, "wb")  # noqa: SIM115 - closed by the with below
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
+        with out, Progress() as progress:
+            count = export_events(store.application.recorder, out, progress)
     return _show(args, {"events": count, "output": args.output}, [f"{count} events exported"])
 
 
 def _import(args: argparse.Namespace) -> int:
-    from specsvc.operator import import_events
+    from specsvc.operator import import_events, parse_records
 
-    with open_input(args.file) as lines, Progress() as progress:
-        report = import_events(args.db, lines, progress)
+    with open_input(args.file) as lines:
+        records = parse_records(lines)  # all of it checked before a store is created
+    with Progress() as progress, _store(args.db, create=True) as store:
+        report = {"db": args.db, **import_events(store, records, progress)}
     summary = f"{report['events']} events of {report['specs']} specs imported into {args.db}"
     return _verdict(args, report, summary)
 
@@ -89,16 +108,16 @@ def _import(args: argparse.Namespace) -> int:
 def _verify(args: argparse.Namespace) -> int:
     from specsvc.operator import verify_store
 
-    with Progress() as progress:
-        report = verify_store(args.db, progress)
+    with Progress() as progress, _store(args.db) as store:
+        report = {"db": args.db, **verify_store(store, progress)}
     return _verdict(args, report, f"{report['specs']} specs, {report['events']} events checked")
 
 
 def _rebuild(args: argparse.Namespace) -> int:
     from specsvc.operator import rebuild_read_models
 
-    with Progress() as progress:
-        report = rebuild_read_models(args.db, progress)
+    with Progress() as progress, _store(args.db, maintenance=True) as store:
+        report = {"db": args.db, **rebuild_read_models(store, progress)}
     return _show(args, report, rebuild_lines(report))
 
 

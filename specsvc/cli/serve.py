@@ -82,8 +82,8 @@ def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean shutdown."""
     logs.configure(settings.log_level, settings.log_format)
     from rest_api import create_app
+    from specsvc import bootstrap
     from specsvc.auth import Authenticator
-    from specsvc.service.facade import SpecService
 
     host, port = split_addr(settings.rest_addr or DEFAULT_REST_ADDR)
     hosts = [host] + ([split_addr(settings.grpc_addr)[0]] if settings.grpc_addr else [])
@@ -101,7 +101,7 @@ def serve(settings: Settings) -> int:
             "no authentication configured: every request runs as 'anonymous' "
             "with every role (loopback only)"
         )
-    service = SpecService.open(settings=settings)
+    service = bootstrap.start(settings, bootstrap.Role.EMBEDDED).service
     grpc_server = None
     try:
         if settings.grpc_addr:

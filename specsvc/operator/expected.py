@@ -6,30 +6,15 @@ from typing import Any, cast
 
 from eventsourcing.application import project_aggregate
 
+from specsvc.application import content_version
 from specsvc.domainmodel import Spec
-from specsvc.persistence.interfaces import TimelineEntry
 from specsvc.projections import sha256_hex
 from specsvc.service.resources import spec_resource
 
-PositionedEvent = tuple[int, Spec.Event]
+LoggedEvent = tuple[int, Spec.Event]
 
 
-def content_version(event: Spec.Event) -> int | None:
-    """The content version an event wrote (None for state changes), as the timeline keeps it."""
-    if isinstance(event, Spec.SpecCreated):
-        return 1
-    if isinstance(event, Spec.SpecUpdated):
-        return event.version
-    return None
-
-
-def timeline_entry(event: Spec.Event) -> TimelineEntry:
-    return TimelineEntry(
-        event.originator_id, event.originator_version, event.timestamp, content_version(event)
-    )
-
-
-def expected_views(events: list[PositionedEvent]) -> dict[str, Any]:
+def expected_views(events: list[LoggedEvent]) -> dict[str, Any]:
     """``state`` (GET spec), ``versions`` and ``history`` of one spec, oldest event first."""
     spec = cast(Spec, project_aggregate(None, [event for _, event in events]))
     versions: list[dict[str, Any]] = []

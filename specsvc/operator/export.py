@@ -5,39 +5,51 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from contextlib import closing
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from specsvc.operator.store import Progress, no_progress, read_only, require_store
+from eventsourcing.persistence import ApplicationRecorder
 
-PROGRESS_EVERY = 1000
+from specsvc.operator.common import Progress, no_progress
+
+PAGE = 500
 
 
-def export_events(db: str, out: BinaryIO, progress: Progress = no_progress) -> int:
+def export_events(
+    recorder: ApplicationRecorder, out: BinaryIO, progress: Progress = no_progress
+) -> int:
     """Write one JSON object per stored event to ``out``; return how many."""
-    require_store(db)
     count = 0
-    for count, (record, total) in enumerate(log_records(db), start=1):
+    for count, (record, head) in enumerate(log_records(recorder), start=1):
         out.write(json.dumps(record, ensure_ascii=False).encode("utf-8") + b"\n")
-        if count % PROGRESS_EVERY == 0 or count == total:
-            progress("export", count, total)
+        if count % PAGE == 0 or record["position"] == head:
+            progress("export", record["position"], head)
     out.flush()
     return count
 
 
-def log_records(db: str) -> Iterator[tuple[dict[str, Any], int]]:
-    """``(record, total)`` for each stored event, all read from one snapshot of the log."""
-    with closing(read_only(db)) as connection:
-        connection.execute("BEGIN")
-        (total,) = connection.execute("SELECT COUNT(*) FROM stored_events").fetchone()
-        rows = connection.execute(
-            "SELECT rowid, originator_id, originator_version, topic, state"
-            " FROM stored_events ORDER BY rowid"
-        )
-        for position, originator_id, version, topic, state in rows:
-            yield to_record(position, originator_id, version, topic, state), total
-        connection.rollback()
+def log_records(recorder: ApplicationRecorder) -> Iterator[tuple[dict[str, Any], int]]:
+    """``(record, head)`` for each stored event up to the head of the log when it began.
+
+    Positions only grow and committed events never change, so paging up to that head
+    reads exactly the log as it stood, whatever is committed meanwhile.
+    """
+    head = recorder.max_notification_id() or 0
+    after = 0
+    while after < head:
+        page = recorder.select_notifications(after, PAGE, stop=head, inclusive_of_start=False)
+        if not page:
+            return
+        for notification in page:
+            record = to_record(
+                notification.id,
+                str(notification.originator_id),
+                notification.originator_version,
+                notification.topic,
+                notification.state,
+            )
+            yield record, head
+        after = page[-1].id
 
 
 def to_record(

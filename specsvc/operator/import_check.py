@@ -6,17 +6,19 @@ from itertools import zip_longest
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.system import Leader
+
 from specsvc.operator.compare import differences
-from specsvc.operator.expected import PositionedEvent, expected_views
+from specsvc.operator.expected import LoggedEvent, expected_views
 from specsvc.operator.export import log_records
 from specsvc.operator.records import stored_event
-from specsvc.service.facade import SpecService
+from specsvc.service import SpecService
 
 
-def log_differences(db: str, records: list[dict[str, Any]]) -> list[str]:
+def log_differences(app: Leader[UUID], records: list[dict[str, Any]]) -> list[str]:
     """Export the store again and compare it with the file, event by event."""
     found: list[str] = []
-    exported = (record for record, _ in log_records(db))
+    exported = (record for record, _ in log_records(app.recorder))
     for index, (want, have) in enumerate(zip_longest(records, exported)):
         label = f"event {index + 1} of the log"
         found += differences(
@@ -32,9 +34,9 @@ def _stored(record: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"position": record["position"], **vars(stored_event(record))}
 
 
-def view_differences(service: SpecService, events: list[PositionedEvent]) -> list[str]:
+def view_differences(service: SpecService, events: list[LoggedEvent]) -> list[str]:
     """Every spec's state, versions and history against what its events say."""
-    by_spec: dict[UUID, list[PositionedEvent]] = {}
+    by_spec: dict[UUID, list[LoggedEvent]] = {}
     for position, event in events:
         by_spec.setdefault(event.originator_id, []).append((position, event))
     found: list[str] = []

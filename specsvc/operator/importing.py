@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from specsvc.application import SNAPSHOT_INTERVAL, SpecApplication
-from specsvc.bootstrap import Components
+from specsvc.application import SNAPSHOT_INTERVAL, SpecApplication, timeline_entry
 from specsvc.domainmodel import Spec
-from specsvc.errors import BadRequest
-from specsvc.operator.expected import timeline_entry
+from specsvc.errors import BadRequest, StoreNotEmpty
+from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.import_check import log_differences, view_differences
-from specsvc.operator.records import parse_records, stored_event
-from specsvc.operator.store import Progress, StoreNotEmpty, no_progress, open_store
-from specsvc.persistence.sqlite.factory import SpecEventRecorder
-from specsvc.service.facade import SpecService
+from specsvc.operator.records import stored_event
+from specsvc.persistence.interfaces import PositionedEvent
+from specsvc.projections import replay
 
 BATCH = 500
 
@@ -31,27 +28,22 @@ class Incoming:
 
 
 def import_events(
-    db: str, lines: Iterable[bytes], progress: Progress = no_progress
+    store: OpenStore, records: list[dict[str, Any]], progress: Progress = no_progress
 ) -> dict[str, Any]:
-    """Insert an export into the empty store ``db``; ``differences`` lists any mismatch."""
-    records = parse_records(lines)
-    with open_store(db) as (service, components):
-        app = components.application
-        _require_empty(db, service, app)
-        incoming = [_decode(app, record) for record in records]  # all of it, before writing
-        _check_sequences(incoming)
-        _insert(app, incoming, progress)
-        _project(components, incoming[-1].position if incoming else 0, progress)
-        _snapshot(app, incoming)
-        positioned = [(item.position, item.event) for item in incoming]
-        found = log_differences(db, records) + view_differences(service, positioned)
+    """Insert an export's records (``records.parse_records``) into the empty ``store``;
+    ``differences`` lists any mismatch."""
+    app = store.application
+    if app.recorder.max_notification_id() or store.service.projected_position():
+        raise StoreNotEmpty("the store already holds events; import only into an empty store")
+    incoming = [_decode(app, record) for record in records]  # all of it, before writing
+    _check_sequences(incoming)
+    _insert(app, incoming, progress)
+    replay(store.projections, app, lambda done, total: progress("project", done, total))
+    _snapshot(app, incoming)
+    positioned = [(item.position, item.event) for item in incoming]
+    found = log_differences(app, records) + view_differences(store.service, positioned)
     specs = len({item.stored.originator_id for item in incoming})
-    return {"db": db, "events": len(records), "specs": specs, "differences": found}
-
-
-def _require_empty(db: str, service: SpecService, app: SpecApplication) -> None:
-    if app.recorder.max_notification_id() or service.projected_position():
-        raise StoreNotEmpty(f"{db} already holds events; import only into an empty store")
+    return {"events": len(records), "specs": specs, "differences": found}
 
 
 def _decode(app: SpecApplication, record: dict[str, Any]) -> Incoming:
@@ -81,39 +73,13 @@ def _check_sequences(incoming: list[Incoming]) -> None:
 
 
 def _insert(app: SpecApplication, incoming: list[Incoming], progress: Progress) -> None:
-    # Through the application's recorder, so the spec timeline is written with each event.
-    recorder = cast(SpecEventRecorder, app.recorder)
-    last = 0
+    # Through the event store's interface, so the spec timeline is written with each event.
     for start in range(0, len(incoming), BATCH):
-        with recorder.datastore.transaction(commit=True) as cursor:
-            for item in incoming[start : start + BATCH]:
-                _insert_at(recorder, cursor, item, gap=item.position > last + 1)
-                last = item.position
-        progress("import", min(start + BATCH, len(incoming)), len(incoming))
-
-
-def _insert_at(recorder: SpecEventRecorder, cursor: Any, item: Incoming, *, gap: bool) -> None:
-    # SQLite gives a new row MAX(rowid) + 1: a placeholder just below the wanted position
-    # reproduces a gap in the exported log, and goes again once the event is in.
-    if gap:
-        cursor.execute(
-            "INSERT INTO stored_events (rowid, originator_id, originator_version, topic, state)"
-            " VALUES (?, '', 0, '', x'')",
-            (item.position - 1,),
+        batch = incoming[start : start + BATCH]
+        app.timeline.insert_at_positions(
+            [PositionedEvent(i.position, i.stored, timeline_entry(i.event)) for i in batch]
         )
-    positions = recorder._insert_events(
-        cursor, [item.stored], spec_timeline=[timeline_entry(item.event)]
-    )
-    if gap:
-        cursor.execute("DELETE FROM stored_events WHERE rowid=?", (item.position - 1,))
-    assert list(positions or ()) == [item.position], f"inserted at {positions}, not {item.position}"
-
-
-def _project(components: Components, head: int, progress: Progress) -> None:
-    leader = components.application.name
-    for stop in range(BATCH, head + BATCH, BATCH):
-        components.projections.pull_and_process(leader, stop=min(stop, head))
-        progress("project", min(stop, head), head)
+        progress("import", min(start + BATCH, len(incoming)), len(incoming))
 
 
 def _snapshot(app: SpecApplication, incoming: list[Incoming]) -> None:

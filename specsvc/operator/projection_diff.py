@@ -1,38 +1,48 @@
-"""Row-by-row differences between the read models and a rebuild from the event log."""
+"""The read models against a rebuild from the event log: equal, or every row that differs."""
 
 from __future__ import annotations
 
-from contextlib import closing
 from typing import Any
 
-from specsvc.bootstrap import Components, rebuild_projections
-from specsvc.operator.store import read_only
+from specsvc.application import SpecApplication
+from specsvc.persistence.interfaces import SpecReadModelRecorder, TableDump
+from specsvc.persistence.sqlite.factory import scratch_env
+from specsvc.projections import SpecProjections, replay
 
-# Rows are keyed by their primary key, the leading columns of each table's dump.
-KEY_WIDTH = {"spec_versions": 2}
+
+def rebuilt_projections(
+    application: SpecApplication, progress: Any = None
+) -> SpecProjections:
+    """Fresh read models replayed from ``application``'s log, in a private scratch store."""
+    projections = SpecProjections(env=scratch_env(dict(application.env), SpecProjections.name))
+    try:
+        replay(projections, application, progress)
+    except BaseException:
+        projections.close()
+        raise
+    return projections
 
 
-def projection_differences(components: Components, projections_file: str) -> list[str]:
+def projection_differences(
+    application: SpecApplication, read_model: SpecReadModelRecorder
+) -> list[str]:
     """One line per missing, unexpected or differing read-model row."""
-    rebuilt = rebuild_projections(components.application, None)
+    rebuilt = rebuilt_projections(application)
     try:
         expected = rebuilt.read_model.dump_tables()
     finally:
         rebuilt.close()
-    actual = components.projections.read_model.dump_tables()
+    actual = read_model.dump_tables()
     found: list[str] = []
-    for table, rows in expected.items():
-        columns = _columns(projections_file, table)
-        found += _table_differences(table, columns, rows, actual.get(table, []))
+    for table, dump in expected.items():
+        found += _table_differences(table, dump, actual.get(table))
     return found
 
 
-def _table_differences(
-    table: str, columns: list[str], expected: list[tuple[Any, ...]], actual: list[tuple[Any, ...]]
-) -> list[str]:
-    width = KEY_WIDTH.get(table, 1)
-    want = {row[:width]: row for row in expected}
-    have = {row[:width]: row for row in actual}
+def _table_differences(table: str, expected: TableDump, actual: TableDump | None) -> list[str]:
+    width = expected.key_width
+    want = {row[:width]: row for row in expected.rows}
+    have = {row[:width]: row for row in actual.rows} if actual else {}
     found = []
     for key in sorted(want.keys() | have.keys(), key=repr):
         label = f"projections: {table} {', '.join(map(str, key))}"
@@ -43,12 +53,7 @@ def _table_differences(
         else:
             found += [
                 f"{label}: {column} is {is_!r}, the rebuild has {should!r}"
-                for column, is_, should in zip(columns, have[key], want[key], strict=True)
+                for column, is_, should in zip(expected.columns, have[key], want[key], strict=True)
                 if is_ != should
             ]
     return found
-
-
-def _columns(projections_file: str, table: str) -> list[str]:
-    with closing(read_only(projections_file)) as connection:
-        return [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]

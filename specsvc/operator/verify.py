@@ -8,28 +8,32 @@ from uuid import UUID
 from eventsourcing.application import project_aggregate
 
 from specsvc.application import SpecApplication
-from specsvc.bootstrap import projections_path
+from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.compare import differences
 from specsvc.operator.projection_diff import projection_differences
-from specsvc.operator.store import Progress, no_progress, open_store, require_store
 
 PAGE = 500
 
 
-def verify_store(db: str, progress: Progress = no_progress) -> dict[str, Any]:
-    """Check the store ``db``; ``differences`` is empty when everything agrees."""
-    require_store(db)
-    with open_store(db) as (service, components):
-        app = components.application
-        spec_ids, events, found = _scan_log(app)
-        for done, spec_id in enumerate(spec_ids, start=1):
-            found += _replay_differences(app, spec_id)
-            progress("replay", done, len(spec_ids))
-        progress("projections", 0, 1)
-        if not service.verify_projections()["equal"]:
-            found += projection_differences(components, projections_path(db))
-        progress("projections", 1, 1)
-    return {"db": db, "specs": len(spec_ids), "events": events, "differences": found}
+def verify_store(store: OpenStore, progress: Progress = no_progress) -> dict[str, Any]:
+    """Check ``store``; ``differences`` is empty when everything agrees."""
+    app = store.application
+    store.service.catch_up()
+    spec_ids, events, found = _scan_log(app)
+    for done, spec_id in enumerate(spec_ids, start=1):
+        found += _replay_differences(app, spec_id)
+        progress("replay", done, len(spec_ids))
+    progress("projections", 0, 1)
+    found += projection_differences(app, store.projections.read_model)
+    progress("projections", 1, 1)
+    return {"specs": len(spec_ids), "events": events, "differences": found}
+
+
+def verify_projections(store: OpenStore) -> dict[str, Any]:
+    """Rebuild the read models from the event log and compare every row with the live ones."""
+    store.service.catch_up()
+    found = projection_differences(store.application, store.projections.read_model)
+    return {"equal": not found, "differences": found}
 
 
 def _scan_log(app: SpecApplication) -> tuple[list[UUID], int, list[str]]:

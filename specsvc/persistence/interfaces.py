@@ -1,7 +1,9 @@
 """Recorder interfaces that extend the library's recorders for this service.
 
-Each backend module (``specsvc.sqlite``; a PostgreSQL one can follow) implements
-them by subclassing the library's recorders, as the library's examples do.
+Each backend package (``specsvc.persistence.sqlite``; others can follow) implements
+them by subclassing the library's recorders, as the library's examples do. Code above
+the persistence layer (the application, the service, the operator tools) talks to
+these interfaces and to the library's own recorder methods, never to a backend.
 """
 
 from __future__ import annotations
@@ -9,8 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from eventsourcing.persistence import StoredEvent
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -56,6 +63,24 @@ class SpecTimelineRecorder(ABC):
     @abstractmethod
     def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
         """The sequence number of the spec's last event at or before ``moment``."""
+
+    @abstractmethod
+    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+        """Insert stored events at the log positions they had elsewhere (an import into
+        an empty store), each with its timeline row, in one transaction."""
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Where the store lives and the durability settings in force."""
+
+
+@dataclass(frozen=True)
+class PositionedEvent:
+    """A stored event with the log position it must keep, and its timeline row."""
+
+    position: int
+    stored: StoredEvent
+    timeline: TimelineEntry
 
 
 @dataclass(frozen=True)
@@ -134,5 +159,31 @@ class SpecReadModelRecorder(ABC):
         """The position of the last projected event (0 when none)."""
 
     @abstractmethod
-    def dump_tables(self) -> dict[str, list[tuple[Any, ...]]]:
+    def dump_tables(self) -> dict[str, TableDump]:
         """Every read-model row, ordered: for comparing a rebuild with the original."""
+
+    @abstractmethod
+    def row_counts(self) -> dict[str, int]:
+        """Rows per read-model table."""
+
+    @abstractmethod
+    def replace_with(self, fresh: SpecReadModelRecorder, leader: str) -> bool:
+        """Replace every read-model row and the tracking record of ``leader`` with
+        ``fresh``'s, in one transaction: readers see the old model or the new one.
+
+        False (nothing changed) when this model has tracked past ``fresh``: moving its
+        tracking back would lose what was projected in between.
+        """
+
+    @abstractmethod
+    def describe(self) -> dict[str, Any]:
+        """Where the read models live and the durability settings in force."""
+
+
+@dataclass(frozen=True)
+class TableDump:
+    """A table's column names and its rows, ordered by its key."""
+
+    columns: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    key_width: int = 1

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import uuid4
 
 from specsvc.errors import BadRequest, SpecNotFound, ValidationError
+from specsvc.spectypes import SpecTypeRegistry
 
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
 CORRELATION_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
@@ -28,6 +29,16 @@ def new_name(name: Any) -> str:
             errors=[{"path": "/name", "message": "does not match the spec name pattern"}],
         )
     return name
+
+
+def known_type(type_name: Any, types: SpecTypeRegistry) -> str:
+    """The name of a registered spec type; anything else is a ValidationError."""
+    if not isinstance(type_name, str) or type_name not in types:
+        raise ValidationError(
+            f"unknown spec type {str(type_name)[:64]!r}",
+            errors=[{"path": "/type", "message": f"one of {', '.join(types.names())}"}],
+        )
+    return type_name
 
 
 def existing_name(name: Any) -> str:

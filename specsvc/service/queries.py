@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from specsvc.application import SpecApplication, store_errors
-from specsvc.bootstrap import Components
 from specsvc.config import Settings
 from specsvc.content.diffing import diff_contents
 from specsvc.content.intake import parse_content
@@ -32,12 +31,10 @@ from specsvc.spectypes import SpecTypeRegistry
 
 
 class SpecQueries:
-    def __init__(self, components: Components, settings: Settings, types: SpecTypeRegistry):
-        self._components = components
-        self._app: SpecApplication = components.application
-        self._read_model: SpecReadModelRecorder = components.projections.read_model
-        self._types = types
-        self.settings = settings
+    _app: SpecApplication
+    _read_model: SpecReadModelRecorder
+    _types: SpecTypeRegistry
+    settings: Settings
 
     def get_spec(
         self, name: str, *, version: int | None = None, as_of: datetime | None = None
@@ -168,7 +165,7 @@ class SpecQueries:
 
     def validate(self, type: str, content: str) -> dict[str, Any]:
         """Dry run: would this content be accepted for this type? Writes nothing."""
-        spec_type = self._types.get(self._known_type(type))
+        spec_type = self._types.get(inputs.known_type(type, self._types))
         if not isinstance(content, (str, bytes)):
             raise ValidationError("content must be YAML text")
         try:
@@ -204,14 +201,6 @@ class SpecQueries:
 
     def get_type(self, name: str) -> dict[str, Any]:
         return self._types.get(name).to_dict()
-
-    def _known_type(self, type_name: Any) -> str:
-        if not isinstance(type_name, str) or type_name not in self._types:
-            raise ValidationError(
-                f"unknown spec type {str(type_name)[:64]!r}",
-                errors=[{"path": "/type", "message": f"one of {', '.join(self._types.names())}"}],
-            )
-        return type_name
 
     def _summary(self, name: str) -> dict[str, Any]:
         name = inputs.existing_name(name)

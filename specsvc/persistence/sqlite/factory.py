@@ -1,122 +1,33 @@
-"""Embedded SQLite persistence: the library's recorders, extended by subclassing.
+"""The library's SQLite factory with durable connections and this service's recorders.
 
-Select it with ``PERSISTENCE_MODULE=specsvc.sqlite``; each application gets its own
-database file (the library's SQLite tables are not prefixed by application name).
+Selected by ``PERSISTENCE_MODULE=specsvc.persistence.sqlite.factory:Factory``; each
+application gets its own database file (see ``files.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from typing import Any
+from uuid import uuid4
 
-from eventsourcing import sqlite as library_sqlite
-from eventsourcing.persistence import OperationalError
-from eventsourcing.sqlite import (
-    SQLiteApplicationRecorder,
-    SQLiteConnection,
-    SQLiteConnectionPool,
-    SQLiteCursor,
-    SQLiteDatastore,
-)
+from eventsourcing.sqlite import SQLiteFactory
 
-from specsvc.persistence.interfaces import SpecTimelineRecorder, TimelineEntry, to_micros
+from specsvc.persistence.sqlite.datastore import DurableDatastore
+from specsvc.persistence.sqlite.events import SpecEventRecorder
+from specsvc.persistence.sqlite.files import projections_path
 from specsvc.persistence.sqlite.readmodel import SpecProjectionRecorder
-from specsvc.persistence.sqlite.schema import TIMELINE_TABLE
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
-    from datetime import datetime
-
-    from eventsourcing.persistence import StoredEvent
-
-SYNCHRONOUS_FULL = 2
+TOPIC = f"{__name__}:Factory"
 
 
-class DurableConnectionPool(SQLiteConnectionPool):
-    # The library leaves PRAGMA synchronous at the build default; durability is set, not assumed.
-    def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
-        cursor = connection.cursor()
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA synchronous")
-        (level,) = cursor.fetchone()
-        if level != SYNCHRONOUS_FULL:
-            msg = f"SQLite refused synchronous=FULL (got {level}) for {self.db_name}"
-            raise OperationalError(msg)
-        return connection
-
-
-class DurableDatastore(SQLiteDatastore):
-    # The library builds its pool in __init__ with no hook; swap in the durable pool.
-    def __init__(self, db_name: str, **kwargs: Any) -> None:
-        super().__init__(db_name, **kwargs)
-        self.pool = DurableConnectionPool(db_name=db_name, lock_timeout=kwargs.get("lock_timeout"))
-
-    def pragmas(self) -> dict[str, Any]:
-        """The journal mode and synchronous level actually in force, for start-up checks."""
-        with self.transaction(commit=False) as c:
-            c.execute("PRAGMA journal_mode")
-            journal_mode = c.fetchone()[0]
-            c.execute("PRAGMA synchronous")
-            return {"journal_mode": journal_mode, "synchronous": c.fetchone()[0]}
-
-
-class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
-    """The event store, plus the spec timeline written in the same transaction."""
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *TIMELINE_TABLE]
-
-    def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        positions = super()._insert_events(c, stored_events, **kwargs)
-        timeline: list[TimelineEntry] = kwargs.get("spec_timeline", [])
-        by_key = {(e.spec_id.hex, e.sequence): e for e in timeline}
-        for stored, position in zip(stored_events, positions or (), strict=True):
-            key = (UUID(str(stored.originator_id)).hex, stored.originator_version)
-            entry = by_key.get(key)
-            if entry is not None:
-                c.execute(
-                    "INSERT INTO spec_timeline VALUES (?, ?, ?, ?, ?)",
-                    (key[0], key[1], position, to_micros(entry.timestamp), entry.content_version),
-                )
-        return positions
-
-    def position_of(self, spec_id: UUID, sequence: int) -> int | None:
-        return self._scalar(
-            "SELECT position FROM spec_timeline WHERE spec_id=? AND sequence=?",
-            (spec_id.hex, sequence),
-        )
-
-    def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
-        return self._scalar(
-            "SELECT MIN(sequence) FROM spec_timeline WHERE spec_id=? AND content_version=?",
-            (spec_id.hex, content_version),
-        )
-
-    def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
-        return self._scalar(
-            "SELECT MAX(sequence) FROM spec_timeline WHERE spec_id=? AND timestamp<=?",
-            (spec_id.hex, to_micros(moment)),
-        )
-
-    def _scalar(self, statement: str, params: tuple[Any, ...]) -> Any:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            row = c.fetchone()
-            return None if row is None else row[0]
-
-
-# The library picks the one factory class a module holds, so its own is imported by module.
-class Factory(library_sqlite.SQLiteFactory):
-    """The library's SQLite factory with durable connections and this service's recorders."""
+class Factory(SQLiteFactory):
+    """Durable connections, the event store with its timeline, and the read models."""
 
     application_recorder_class = SpecEventRecorder
     process_recorder_class = SpecProjectionRecorder
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        # The library builds its datastore in __init__ with no hook; swap in the durable one.
         old = self.datastore
         self.datastore = DurableDatastore(
             old.pool.db_name,
@@ -125,3 +36,37 @@ class Factory(library_sqlite.SQLiteFactory):
             originator_id_type=old.originator_id_type,
         )
         old.close()
+
+
+def library_env(
+    events_app: str, projections_app: str, db: str | None, lock_timeout: int
+) -> dict[str, str]:
+    """The ``eventsourcing`` environment: one database per application.
+
+    ``db`` is the event store's file, or None for a private pair of in-memory databases.
+    """
+    if db is None:
+        events, projections = memory_database("events"), memory_database("projections")
+    else:
+        events, projections = db, projections_path(db)
+    return {
+        "PERSISTENCE_MODULE": TOPIC,
+        f"{events_app.upper()}_SQLITE_DBNAME": events,
+        f"{projections_app.upper()}_SQLITE_DBNAME": projections,
+        "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
+    }
+
+
+def scratch_env(env: dict[str, str], projections_app: str) -> dict[str, str]:
+    """``env`` with the read models of ``projections_app`` in a fresh in-memory database.
+
+    The rest of ``env`` (the leader's database, transcoding, ciphers) stays, because a
+    follower reads its leader's events with a mapper built from the same environment.
+    """
+    key = f"{projections_app.upper()}_SQLITE_DBNAME"
+    return {**env, "PERSISTENCE_MODULE": TOPIC, key: memory_database("rebuild")}
+
+
+def memory_database(purpose: str) -> str:
+    """A private in-memory database, shared by the connections of this process only."""
+    return f"file:specsvc-{uuid4().hex}-{purpose}?mode=memory&cache=shared"

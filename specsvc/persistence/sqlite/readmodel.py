@@ -13,15 +13,19 @@ from specsvc.persistence.interfaces import (
     EventRow,
     SpecReadModelRecorder,
     SummaryQuery,
+    TableDump,
     from_micros,
     to_micros,
 )
+from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import (
     AUDIT_COLUMNS,
+    READ_MODEL_KEYS,
     READ_MODEL_TABLES,
     SUMMARY_COLUMNS,
     VERSION_COLUMNS,
 )
+from specsvc.persistence.sqlite.swap import swap_in
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
@@ -156,18 +160,39 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
             c.execute("SELECT MAX(position) FROM audit_log")
             return int(c.fetchone()[0] or 0)
 
-    def dump_tables(self) -> dict[str, list[tuple[Any, ...]]]:
-        tables = {
-            "spec_summaries": "id",
-            "spec_versions": "spec_id, version",
-            "audit_log": "position",
-        }
+    def dump_tables(self) -> dict[str, TableDump]:
+        dump = {}
         with self.datastore.transaction(commit=False) as c:
-            dump = {}
-            for table, order in tables.items():
-                c.execute(f"SELECT * FROM {table} ORDER BY {order}")
-                dump[table] = [tuple(r) for r in c.fetchall()]
-            return dump
+            for table, key in READ_MODEL_KEYS.items():
+                c.execute(f"SELECT * FROM {table} ORDER BY {', '.join(key)}")
+                rows = c.fetchall()
+                c.execute(f"PRAGMA table_info({table})")
+                columns = tuple(row[1] for row in c.fetchall())
+                dump[table] = TableDump(columns, [tuple(r) for r in rows], len(key))
+        return dump
+
+    def row_counts(self) -> dict[str, int]:
+        with self.datastore.transaction(commit=False) as c:
+            counts = {}
+            for table in READ_MODEL_KEYS:
+                c.execute(f"SELECT COUNT(*) FROM {table}")
+                counts[table] = int(c.fetchone()[0])
+            return counts
+
+    def replace_with(self, fresh: SpecReadModelRecorder, leader: str) -> bool:
+        if not isinstance(fresh, SpecProjectionRecorder):
+            raise TypeError("a SQLite read model is replaced from another SQLite read model")
+        return swap_in(
+            self.datastore.pool.db_name,
+            fresh.datastore.pool.db_name,
+            leader,
+            tables=list(READ_MODEL_KEYS),
+            timeout=self.datastore.pool.lock_timeout or 5,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        assert isinstance(self.datastore, DurableDatastore)
+        return self.datastore.describe()
 
     def _rows(self, statement: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:

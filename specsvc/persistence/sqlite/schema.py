@@ -34,6 +34,13 @@ READ_MODEL_TABLES = [
     "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (timestamp)",
 ]
 
+# Each read-model table and its key: dumps are ordered by it, rebuilds compare rows by it.
+READ_MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "spec_summaries": ("id",),
+    "spec_versions": ("spec_id", "version"),
+    "audit_log": ("position",),
+}
+
 SUMMARY_COLUMNS = (
     "id, name, type, state, version, published_version, content_sha256, created_at,"
     " created_by, updated_at, updated_by, revision, published_at"

@@ -1,0 +1,62 @@
+"""``ProjectionMonitor``: what the rest of the service may know about the projections.
+
+Readiness, gRPC health, ``WatchEvents`` and read-your-writes use only this interface,
+whichever process runs the projections.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import TypedDict
+
+from specsvc.errors import Unavailable
+
+
+class ProjectionStatus(TypedDict):
+    lag: int
+    caught_up: bool
+    error: str | None
+
+
+class ProjectionMonitor(ABC):
+    """Projected position, lag, health, waiting for a position, and change listeners."""
+
+    # How long ``wait_for`` sleeps between looks when nothing wakes it sooner.
+    POLL_SECONDS = 0.05
+
+    @abstractmethod
+    def projected_position(self) -> int:
+        """The log position the read models have reached (0 when none)."""
+
+    @abstractmethod
+    def status(self) -> ProjectionStatus:
+        """Lag behind the event store, and whether the projections are caught up and well."""
+
+    @abstractmethod
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (quickly, without blocking) after each projection run."""
+
+    @abstractmethod
+    def catch_up(self) -> bool:
+        """Bring the read models up to the head of the log if this process can; True
+        when they are there (and the last run succeeded)."""
+
+    def wait_for(self, position: int, timeout: float) -> None:
+        """Return once ``position`` is projected; Unavailable after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while self.projected_position() < position:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Unavailable(
+                    f"the read models have not reached position {position} yet; retry",
+                    details={"position": position, "projected": self.projected_position()},
+                )
+            self.catch_up()
+            if self.projected_position() < position:
+                time.sleep(min(self.POLL_SECONDS, remaining))
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop whatever this monitor runs."""

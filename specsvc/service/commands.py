@@ -1,0 +1,185 @@
+"""The command half of ``SpecService``: check the input, then get -> command -> save."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from specsvc.application import SpecApplication
+from specsvc.config import Settings
+from specsvc.content import ParsedContent, parse_content
+from specsvc.domainmodel import Spec
+from specsvc.errors import SeparationOfDuties, ValidationError
+from specsvc.observability.logs import logged_command
+from specsvc.service import inputs
+from specsvc.service.resources import spec_resource
+from specsvc.spectypes import SpecTypeRegistry
+
+
+class SpecCommands:
+    _app: SpecApplication
+    _types: SpecTypeRegistry
+    settings: Settings
+
+    @logged_command("create")
+    def create_spec(
+        self,
+        name: str,
+        type: str,
+        content: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        spec = Spec(
+            name=inputs.new_name(name),
+            type=inputs.known_type(type, self._types),
+            content=self._checked_content(type, content),
+            actor=inputs.actor(actor),
+            correlation_id=inputs.correlation_id(correlation_id),
+            reason=inputs.reason(reason, required=False),
+        )
+        position = self._app.create(spec)
+        return {**spec_resource(spec), "position": position}
+
+    @logged_command("update")
+    def update_spec(
+        self,
+        name: str,
+        content: str,
+        *,
+        actor: str,
+        reason: str | None,
+        expected_version: int | None = None,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        name = inputs.existing_name(name)
+        if expected_version is not None:
+            inputs.positive_int(expected_version, "expected_version")
+        meta = self._meta(actor, reason, correlation_id)
+
+        def update(spec: Spec) -> bool:
+            # Not found, then a forbidden state, then bad content: the most basic error wins.
+            spec.check_allowed("update")
+            self._check_type(spec.type, self._parsed(content).data)
+            return spec.update(_text(content), **meta)
+
+        return self._change(
+            name, update, expected_version=expected_version, expected_revision=expected_revision
+        )
+
+    @logged_command("publish")
+    def publish_spec(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str | None,
+        version: int | None = None,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        name = inputs.existing_name(name)
+        if version is not None:
+            inputs.positive_int(version, "version")
+        meta = self._meta(actor, reason, correlation_id)
+
+        def publish(spec: Spec) -> bool:
+            target = spec.publish_target(version)
+            if self.settings.four_eyes:
+                self._check_four_eyes(spec, target, meta["actor"])
+            return spec.publish(target, **meta)
+
+        return self._change(name, publish, expected_revision=expected_revision)
+
+    @logged_command("deprecate")
+    def deprecate_spec(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str | None,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        meta = self._meta(actor, reason, correlation_id)
+        return self._change(
+            inputs.existing_name(name),
+            lambda spec: spec.deprecate(**meta),
+            expected_revision=expected_revision,
+        )
+
+    @logged_command("delete")
+    def delete_spec(
+        self,
+        name: str,
+        *,
+        actor: str,
+        reason: str | None,
+        correlation_id: str | None = None,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        meta = self._meta(actor, reason, correlation_id)
+        return self._change(
+            inputs.existing_name(name),
+            lambda spec: spec.delete(**meta),
+            expected_revision=expected_revision,
+        )
+
+    def _change(
+        self,
+        name: str,
+        command: Callable[[Spec], bool],
+        *,
+        expected_version: int | None = None,
+        expected_revision: int | None = None,
+    ) -> dict[str, Any]:
+        if expected_revision is not None:
+            inputs.positive_int(expected_revision, "expected_revision")
+        spec, position = self._app.change(
+            name,
+            command,
+            expected_version=expected_version,
+            expected_revision=expected_revision,
+        )
+        return {**spec_resource(spec), "position": position}
+
+    @staticmethod
+    def _meta(actor: str, reason: str | None, correlation_id: str | None) -> dict[str, Any]:
+        return {
+            "actor": inputs.actor(actor),
+            "reason": inputs.reason(reason, required=True),
+            "correlation_id": inputs.correlation_id(correlation_id),
+        }
+
+    def _checked_content(self, type_name: str, content: Any) -> str:
+        self._check_type(type_name, self._parsed(content).data)
+        return _text(content)
+
+    def _parsed(self, content: Any) -> ParsedContent:
+        if not isinstance(content, (str, bytes)):
+            raise ValidationError(
+                "content must be YAML text",
+                errors=[{"path": "/content", "message": "must be a string"}],
+            )
+        return parse_content(content, max_bytes=self.settings.max_spec_bytes)
+
+    def _check_type(self, type_name: str, data: dict[str, Any]) -> None:
+        problems = self._types.get(type_name).validate(data)
+        if problems:
+            raise ValidationError(f"content is not a valid {type_name} spec", errors=problems)
+
+    def _check_four_eyes(self, spec: Spec, version: int, publisher: str) -> None:
+        author = self._app.content_event(spec, version).actor
+        if author == publisher:
+            raise SeparationOfDuties(
+                f"{publisher!r} wrote version {version} of {spec.name!r} and may not publish it",
+                details={"name": spec.name, "version": version, "author": author},
+            )
+
+
+def _text(content: str | bytes) -> str:
+    # parse_content has already proven bytes to be strict UTF-8.
+    return content.decode("utf-8") if isinstance(content, bytes) else content
