@@ -1,61 +1,148 @@
-"""Settings of the service: each one a flag of ``specsvc`` and a ``SPECSVC_*`` variable."""
+"""Settings of the service. Each field declares, once, its flag, meaning and defaults.
+
+A field ``max_spec_bytes`` is the flag ``--max-spec-bytes`` and the environment variable
+``SPECSVC_MAX_SPEC_BYTES``. The command line builds its options from these declarations
+(``specsvc.cli.options``) and the README's configuration table is generated from them.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from collections.abc import Iterator, Mapping
+from dataclasses import Field, dataclass, field, fields, replace
 from typing import Any
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on", "y", "t"})
 FALSE_WORDS = frozenset({"0", "false", "no", "off", "n", "f", ""})
+PREFIX = "SPECSVC_"
+
+# Which commands take a setting: every command that opens a store, or the server only.
+STORE = ("serve", "operator", "status")
+SERVER = ("serve",)
+
+
+def setting(
+    default: Any,
+    meaning: str,
+    *,
+    cli_default: Any = None,
+    choices: tuple[str, ...] | None = None,
+    commands: tuple[str, ...] = SERVER,
+) -> Any:
+    """A settings field; ``cli_default`` is the command line's default when it differs
+    from the Python API's (``specsvc serve`` stores in ``specs.db``, the API in memory)."""
+    return field(
+        default=default,
+        metadata={
+            "meaning": meaning,
+            "cli_default": default if cli_default is None else cli_default,
+            "choices": choices,
+            "commands": commands,
+        },
+    )
 
 
 @dataclass(frozen=True)
 class Settings:
     """``db`` is a SQLite file path, or None for a private in-memory store."""
 
-    db: str | None = None
-    max_spec_bytes: int = 2048
-    types_dir: str | None = None
-    four_eyes: bool = False
-    sqlite_lock_timeout: int = 10
-    projection_poll_interval: float | None = None
-    auth_tokens_file: str | None = None
-    jwt_key_file: str | None = None
-    jwt_algorithm: str = "RS256"
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    rest_addr: str | None = None
-    grpc_addr: str | None = None
-    max_request_bytes: int = 65536
-    threads: int = 16
-    log_level: str = "INFO"
-    log_format: str = "auto"
+    db: str | None = setting(
+        None,
+        "SQLite file of the event store; projections live beside it in `NAME.projections.db`",
+        cli_default="specs.db",
+        commands=STORE,
+    )
+    rest_addr: str | None = setting(
+        None, "REST listener, `HOST:PORT` (port 0 picks a free one)", cli_default="127.0.0.1:8080"
+    )
+    grpc_addr: str | None = setting(
+        None,
+        "gRPC listener, `HOST:PORT` (package `specsvc.v1`, service `SpecService`, with health"
+        " and reflection); off when unset",
+    )
+    auth_tokens_file: str | None = setting(
+        None, "YAML file of bearer-token digests (see Authentication)"
+    )
+    jwt_key_file: str | None = setting(None, "HS256 secret (≥ 32 bytes) or RS256 public key (PEM)")
+    jwt_algorithm: str = setting(
+        "RS256", "the one JWT algorithm accepted", choices=("HS256", "RS256")
+    )
+    jwt_issuer: str | None = setting(None, "required `iss` claim of JWTs")
+    jwt_audience: str | None = setting(None, "required `aud` claim of JWTs")
+    four_eyes: bool = setting(False, "nobody may publish a version they wrote")
+    max_spec_bytes: int = setting(
+        2048, "largest accepted spec, in UTF-8 bytes", commands=("serve", "validate")
+    )
+    max_request_bytes: int = setting(65536, "largest accepted request body, in bytes")
+    types_dir: str | None = setting(
+        None,
+        "folder of extra spec types (`TYPE.json` / `TYPE.yaml` JSON Schemas)",
+        commands=("serve", "status", "validate"),
+    )
+    threads: int = setting(16, "request-handling threads per API")
+    sqlite_lock_timeout: int = setting(
+        10,
+        "seconds a writer waits for the SQLite lock before answering `Unavailable`",
+        commands=STORE,
+    )
+    projection_poll_interval: float | None = setting(
+        None, "seconds between polls for commits made by other processes", cli_default=1.0
+    )
+    log_level: str = setting("INFO", "logging level")
+    log_format: str = setting(
+        "auto",
+        "`json` lines, readable `text`, or `auto` (text on a terminal)",
+        choices=("auto", "json", "text"),
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read ``SPECSVC_<FIELD>`` variables; keyword overrides win."""
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(f"SPECSVC_{field.name.upper()}")
+        for option in cls.options():
+            raw = environ.get(variable(option))
             if raw is not None:
-                values[field.name] = _convert(field.name, raw, field.type)
+                values[option.name] = convert(option, raw)
         return replace(cls(**values), **overrides)
 
+    @classmethod
+    def options(cls, command: str | None = None) -> Iterator[Field[Any]]:
+        """The fields, in declaration order; with ``command``, only those it takes."""
+        for option in fields(cls):
+            if command is None or command in option.metadata["commands"]:
+                yield option
 
-def _convert(name: str, raw: str, kind: Any) -> Any:
+
+def flag(option: Field[Any]) -> str:
+    return "--" + option.name.replace("_", "-")
+
+
+def variable(option: Field[Any]) -> str:
+    return PREFIX + option.name.upper()
+
+
+def kind(option: Field[Any]) -> str:
+    """``bool``, ``int``, ``float`` or ``str``: what the field holds when it is set."""
+    text = str(option.type)
+    return next((k for k in ("bool", "int", "float") if text.startswith(k)), "str")
+
+
+def convert(option: Field[Any], raw: str) -> Any:
+    """A variable's text as the field's type; ValueError names the variable."""
     text = raw.strip()
     try:
-        if "bool" in str(kind):
-            return _boolean(text)
-        if str(kind).startswith("int"):
-            return int(text)
-        if str(kind).startswith("float"):
-            return float(text) if text else None
+        match kind(option):
+            case "bool":
+                return _boolean(text)
+            case "int":
+                return int(text)
+            case "float":
+                return float(text) if text else None
     except ValueError:
-        raise ValueError(f"SPECSVC_{name.upper()}={raw!r} is not a valid {kind}") from None
+        raise ValueError(
+            f"{variable(option)}={raw!r} is not a valid {kind(option)}"
+        ) from None
     return text or None
 
 

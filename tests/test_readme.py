@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -103,3 +104,23 @@ def test_the_readme_runs_as_written_on_a_fresh_copy(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stdout.splitlines() == ["1", "True"]
+
+
+def test_the_configuration_table_is_generated_from_the_settings() -> None:
+    from specsvc.cli.options import settings_table
+
+    assert settings_table() in README
+
+
+def test_serve_help_names_every_variable_and_default() -> None:
+    from specsvc.config import Settings, variable
+
+    done = subprocess.run(
+        [sys.executable, "-m", "specsvc.cli", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    for option in Settings.options("serve"):
+        assert f"env {variable(option)}; default " in done.stdout

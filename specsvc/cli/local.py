@@ -8,7 +8,7 @@ import sys
 
 from specsvc.cli.common import EXIT_INVALID, add_command, report_error
 from specsvc.cli.io import read_local
-from specsvc.config import Settings
+from specsvc.cli.options import add_setting_options, settings_from
 from specsvc.errors import SpecServiceError, TypeNotFound
 from specsvc.spectypes import SpecType
 
@@ -22,7 +22,7 @@ def add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
         ["specsvc status --db specs.db"],
         [],
     )
-    status.add_argument("--db", default=Settings.from_env().db or "specs.db", help="SQLite file")
+    add_setting_options(status, "status")
     status.set_defaults(handler=_status)
 
     validate = add_command(
@@ -37,13 +37,14 @@ def add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="YAML files; '-' reads stdin")
     validate.add_argument("--type", required=True, dest="spec_type", metavar="TYPE")
+    add_setting_options(validate, "validate")
     validate.set_defaults(handler=_validate)
 
 
 def _status(args: argparse.Namespace) -> int:
-    from specsvc.service.facade import SpecService
+    from specsvc.service import SpecService
 
-    with SpecService.open(args.db) as service:
+    with SpecService.open(settings=settings_from(args, "status")) as service:
         report = {
             "storage": service.storage_info(),
             "projections": service.projection_status(),
@@ -57,7 +58,7 @@ def _status(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from specsvc.spectypes import SpecTypeRegistry
 
-    settings = Settings.from_env()
+    settings = settings_from(args, "validate")
     try:
         spec_type = SpecTypeRegistry.load(settings.types_dir).get(args.spec_type)
     except TypeNotFound as error:  # here the type is part of the input, as for POST /validate

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import Any
 
 from specsvc.cli.common import EXIT_DIFFERENCES, add_command
 from specsvc.cli.io import Progress, UsageError, open_input, print_json
+from specsvc.cli.options import add_setting_options, settings_from
 from specsvc.cli.render import rebuild_lines
-from specsvc.config import Settings
 
 # Handlers import the composition root and the operator tasks themselves, so that the
 # client commands, which share this parser, start without loading them.
@@ -40,11 +38,7 @@ def add_operator_commands(commands: Any, options: Any) -> None:
         for name, summary in COMMANDS.items()
     }
     for name, parser in parsers.items():
-        parser.add_argument(
-            "--db",
-            default=os.environ.get("SPECSVC_DB") or "specs.db",
-            help="SQLite file of the event store (SPECSVC_DB; default specs.db)",
-        )
+        add_setting_options(parser, "operator")
         parser.set_defaults(handler=HANDLERS[name])
     parsers["backup"].add_argument(
         "dest", metavar="DEST", help="new file (its folder is created); must not exist"
@@ -54,11 +48,13 @@ def add_operator_commands(commands: Any, options: Any) -> None:
 
 
 @contextmanager
-def _store(db: str, *, maintenance: bool = False, create: bool = False) -> Iterator[Any]:
-    """The started store at ``db``: an existing one unless ``create``."""
+def _store(
+    args: argparse.Namespace, *, maintenance: bool = False, create: bool = False
+) -> Iterator[Any]:
+    """The started store the options name: an existing one unless ``create``."""
     from specsvc import bootstrap
 
-    settings = replace(Settings.from_env(), db=db)
+    settings = settings_from(args, "operator")
     role = bootstrap.Role.MAINTENANCE if maintenance else bootstrap.Role.TOOL
     store = bootstrap.start(settings, role) if create else bootstrap.open_existing(settings, role)
     try:
@@ -67,11 +63,15 @@ def _store(db: str, *, maintenance: bool = False, create: bool = False) -> Itera
         store.service.close()
 
 
+def _db(args: argparse.Namespace) -> str:
+    return str(settings_from(args, "operator").db)
+
+
 def _backup(args: argparse.Namespace) -> int:
     from specsvc.persistence.sqlite.backup import backup
 
     with Progress() as progress:
-        report = backup(args.db, args.dest, progress)
+        report = backup(_db(args), args.dest, progress)
     lines = [f"{f['source']} -> {f['path']}: {f['bytes']} bytes" for f in report["files"]]
     lines.append(f"{report['events']} events, last position {report['position']}")
     return _show(args, report, lines)
@@ -80,7 +80,7 @@ def _backup(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from specsvc.operator import export_events
 
-    with _store(args.db, maintenance=True) as store:  # before --output creates a file
+    with _store(args, maintenance=True) as store:  # before --output creates a file
         if args.output is None:
             with Progress() as progress:
                 export_events(store.application.recorder, sys.stdout.buffer, progress)
@@ -99,25 +99,25 @@ def _import(args: argparse.Namespace) -> int:
 
     with open_input(args.file) as lines:
         records = parse_records(lines)  # all of it checked before a store is created
-    with Progress() as progress, _store(args.db, create=True) as store:
-        report = {"db": args.db, **import_events(store, records, progress)}
-    summary = f"{report['events']} events of {report['specs']} specs imported into {args.db}"
+    with Progress() as progress, _store(args, create=True) as store:
+        report = {"db": _db(args), **import_events(store, records, progress)}
+    summary = f"{report['events']} events of {report['specs']} specs imported into {_db(args)}"
     return _verdict(args, report, summary)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from specsvc.operator import verify_store
 
-    with Progress() as progress, _store(args.db) as store:
-        report = {"db": args.db, **verify_store(store, progress)}
+    with Progress() as progress, _store(args) as store:
+        report = {"db": _db(args), **verify_store(store, progress)}
     return _verdict(args, report, f"{report['specs']} specs, {report['events']} events checked")
 
 
 def _rebuild(args: argparse.Namespace) -> int:
     from specsvc.operator import rebuild_read_models
 
-    with Progress() as progress, _store(args.db, maintenance=True) as store:
-        report = {"db": args.db, **rebuild_read_models(store, progress)}
+    with Progress() as progress, _store(args, maintenance=True) as store:
+        report = {"db": _db(args), **rebuild_read_models(store, progress)}
     return _show(args, report, rebuild_lines(report))
 
 

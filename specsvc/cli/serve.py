@@ -6,76 +6,33 @@ import argparse
 import ipaddress
 import logging
 import signal
-from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from specsvc.cli.options import add_setting_options, settings_from
 from specsvc.config import Settings
 from specsvc.observability import logs
 
 logger = logging.getLogger("specsvc.serve")
 
 DEFAULT_REST_ADDR = "127.0.0.1:8080"
-# Commits made by other processes (operator tools, a second instance) reach the read models.
-DEFAULT_POLL_INTERVAL = 1.0
 EXIT_REFUSED = 2
 
 
 def add_serve_command(commands: Any) -> None:
-    env = Settings.from_env()
     serve = commands.add_parser(
         "serve",
         help="run the REST API, the application and its projections in one process",
+        description="Run the REST API (and gRPC with --grpc-addr), the application and its"
+        " projections in one process. Every option also reads its environment variable.",
         epilog="example: specsvc serve --db specs.db --rest-addr 127.0.0.1:8080",
     )
-    serve.add_argument("--db", default=env.db or "specs.db", help="SQLite file (SPECSVC_DB)")
-    serve.add_argument(
-        "--rest-addr",
-        default=env.rest_addr or DEFAULT_REST_ADDR,
-        help="HOST:PORT for REST (SPECSVC_REST_ADDR); port 0 picks a free one",
-    )
-    serve.add_argument(
-        "--grpc-addr",
-        default=env.grpc_addr,
-        help="HOST:PORT for gRPC (SPECSVC_GRPC_ADDR); off unless given",
-    )
-    serve.add_argument(
-        "--auth-tokens-file",
-        default=env.auth_tokens_file,
-        help="YAML file of token digests (SPECSVC_AUTH_TOKENS_FILE)",
-    )
-    serve.add_argument(
-        "--jwt-key-file",
-        default=env.jwt_key_file,
-        help="HS256 secret or RS256 public key file (SPECSVC_JWT_KEY_FILE)",
-    )
-    serve.add_argument("--jwt-algorithm", default=env.jwt_algorithm, choices=["HS256", "RS256"])
-    serve.add_argument("--jwt-issuer", default=env.jwt_issuer)
-    serve.add_argument("--jwt-audience", default=env.jwt_audience)
-    serve.add_argument("--four-eyes", action=argparse.BooleanOptionalAction, default=env.four_eyes)
-    serve.add_argument("--max-spec-bytes", type=int, default=env.max_spec_bytes)
-    serve.add_argument("--max-request-bytes", type=int, default=env.max_request_bytes)
-    serve.add_argument("--types-dir", default=env.types_dir)
-    serve.add_argument("--threads", type=int, default=env.threads)
-    serve.add_argument("--sqlite-lock-timeout", type=int, default=env.sqlite_lock_timeout)
-    serve.add_argument(
-        "--projection-poll-interval",
-        type=float,
-        default=env.projection_poll_interval or DEFAULT_POLL_INTERVAL,
-    )
-    serve.add_argument("--log-level", default=env.log_level, help="SPECSVC_LOG_LEVEL")
-    serve.add_argument(
-        "--log-format",
-        default=env.log_format,
-        choices=["auto", "json", "text"],
-        help="json lines, readable text, or auto: text on a terminal (SPECSVC_LOG_FORMAT)",
-    )
-    serve.set_defaults(handler=_serve_command, env_settings=env)
+    add_setting_options(serve, "serve")
+    serve.set_defaults(handler=_serve_command)
 
 
 def _serve_command(args: argparse.Namespace) -> int:
-    fields = {f: getattr(args, f) for f in vars(args) if f in Settings.__dataclass_fields__}
-    return serve(replace(args.env_settings, **fields))
+    return serve(settings_from(args, "serve"))
 
 
 def serve(settings: Settings) -> int:
