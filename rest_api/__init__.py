@@ -9,7 +9,7 @@ from flask import Flask, Response, g, request
 
 from rest_api.audit import audit
 from rest_api.catalog import catalog
-from rest_api.context import begin_request
+from rest_api.context import ACTIONS, begin_request
 from rest_api.errors import register_error_handlers
 from rest_api.operations import operations
 from rest_api.representations import JSONProvider
@@ -20,13 +20,8 @@ from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS
 
 access = logging.getLogger("specsvc.access")
 
-COMMAND_ENDPOINTS = {
-    "specs.create": "create",
-    "specs.update": "update",
-    "specs.publish": "publish",
-    "specs.deprecate": "deprecate",
-    "specs.delete": "delete",
-}
+# The write endpoints, counted by command in specsvc_commands_total.
+COMMAND_ENDPOINTS = {endpoint: action for endpoint, action in ACTIONS.items() if action != "read"}
 
 
 def create_app(
@@ -36,7 +31,7 @@ def create_app(
     max_request_bytes: int | None = None,
 ) -> Flask:
     """A Flask app serving ``service``; anonymous (every role) when no authenticator."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # an API: no static files, no such route
     app.json = JSONProvider(app)
     app.extensions["specsvc"] = service
     app.extensions["specsvc.auth"] = authenticator or Authenticator(None, None)

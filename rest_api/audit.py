@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from rest_api.context import allowed, service
+from rest_api.context import service
 from rest_api.requests import query
 
 audit = Blueprint("audit", __name__, url_prefix="/v1/events")
@@ -14,7 +14,6 @@ audit = Blueprint("audit", __name__, url_prefix="/v1/events")
 
 @audit.get("")
 def list_events() -> Any:
-    allowed("read")
     params = query(
         {
             "after": "integer",

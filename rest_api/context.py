@@ -1,4 +1,9 @@
-"""Per-request context: the service, the authenticated principal, the correlation id."""
+"""Per-request context: the service, the authenticated principal, the correlation id.
+
+Authorisation is declared, not called: ``ACTIONS`` maps every endpoint to the action it
+needs and ``PUBLIC`` lists the endpoints open without a token. An endpoint in neither is
+refused to everyone, so a new route is closed until it is classified.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,37 @@ from flask import current_app, g, request
 
 from specsvc import SpecService
 from specsvc.auth import Authenticator, Principal, authorize
-from specsvc.errors import BadRequest
+from specsvc.errors import BadRequest, PermissionDenied
 
 CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
+
+ACTIONS: dict[str, str] = {
+    "specs.create": "create",
+    "specs.update": "update",
+    "specs.publish": "publish",
+    "specs.deprecate": "deprecate",
+    "specs.delete": "delete",
+    **{
+        endpoint: "read"
+        for endpoint in (
+            "specs.list_specs",
+            "specs.get_spec",
+            "specs.published",
+            "specs.versions",
+            "specs.version",
+            "specs.diff",
+            "specs.history",
+            "specs.evaluate",
+            "audit.list_events",
+            "catalog.list_types",
+            "catalog.get_type",
+            "catalog.validate",
+        )
+    },
+}
+PUBLIC = frozenset(
+    {"operations.healthz", "operations.readyz", "operations.metrics", "operations.openapi"}
+)
 
 
 def service() -> SpecService:
@@ -27,18 +60,22 @@ def begin_request() -> None:
         if not CORRELATION_ID.fullmatch(given):
             raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
         g.correlation_id = given
-    if request.path.startswith("/v1/"):
-        authenticator: Authenticator = current_app.extensions["specsvc.auth"]
-        g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+    endpoint = request.endpoint
+    if endpoint in PUBLIC:
+        return
+    if endpoint is None and not request.path.startswith("/v1/"):
+        return  # no such route: answered 404 or 405 without asking who is calling
+    authenticator: Authenticator = current_app.extensions["specsvc.auth"]
+    g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+    if endpoint is None:
+        return
+    action = ACTIONS.get(endpoint)
+    if action is None:
+        raise PermissionDenied(f"{endpoint} is not open to anyone", details={"route": endpoint})
+    authorize(g.principal, action)
 
 
-def allowed(action: str) -> Principal:
-    """The principal, if it may do ``action``; PermissionDenied otherwise."""
-    principal: Principal = g.principal
-    authorize(principal, action)
-    return principal
-
-
-def command_meta(action: str) -> dict[str, Any]:
+def command_meta() -> dict[str, Any]:
     """Who does it and under which correlation id: never a client-supplied name."""
-    return {"actor": allowed(action).name, "correlation_id": g.correlation_id}
+    principal: Principal = g.principal
+    return {"actor": principal.name, "correlation_id": g.correlation_id}

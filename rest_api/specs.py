@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from rest_api.context import allowed, command_meta, service
+from rest_api.context import command_meta, service
 from rest_api.representations import (
     DIFF,
     content_or_json,
@@ -38,7 +38,7 @@ def _revision_demanded(name: str) -> int | None:
 
 @specs.post("")
 def create() -> Response:
-    meta = command_meta("create")
+    meta = command_meta()
     body = json_body({"name": "string", "type": "string", "content": "string", **REASON})
     if request.headers.get("If-Match"):
         if_match_revision(None)
@@ -52,7 +52,6 @@ def create() -> Response:
 
 @specs.get("")
 def list_specs() -> Any:
-    allowed("read")
     params = query(
         {
             "state": "string",
@@ -67,7 +66,6 @@ def list_specs() -> Any:
 
 @specs.get("/<name>")
 def get_spec(name: str) -> Response:
-    allowed("read")
     params = query({"as_of": "datetime"})
     spec = service().get_spec(name, as_of=params.get("as_of"))
     if not_modified(spec["revision"]):
@@ -79,7 +77,7 @@ def get_spec(name: str) -> Response:
 
 @specs.put("/<name>/content")
 def update(name: str) -> Response:
-    meta = command_meta("update")
+    meta = command_meta()
     body = json_body({"content": "string", "expected_version": "integer", **REASON})
     spec = service().update_spec(
         name,
@@ -94,7 +92,7 @@ def update(name: str) -> Response:
 
 @specs.post("/<name>/publish")
 def publish(name: str) -> Response:
-    meta = command_meta("publish")
+    meta = command_meta()
     body = json_body({"version": "integer", **REASON})
     spec = service().publish_spec(
         name,
@@ -108,7 +106,7 @@ def publish(name: str) -> Response:
 
 @specs.post("/<name>/deprecate")
 def deprecate(name: str) -> Response:
-    meta = command_meta("deprecate")
+    meta = command_meta()
     body = json_body(REASON)
     spec = service().deprecate_spec(
         name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
@@ -118,7 +116,7 @@ def deprecate(name: str) -> Response:
 
 @specs.post("/<name>/delete")
 def delete(name: str) -> Response:
-    meta = command_meta("delete")
+    meta = command_meta()
     body = json_body(REASON)
     spec = service().delete_spec(
         name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
@@ -128,7 +126,6 @@ def delete(name: str) -> Response:
 
 @specs.get("/<name>/published")
 def published(name: str) -> Any:
-    allowed("read")
     params = query({"as_of": "datetime"})
     served = service().get_published(name, as_of=params.get("as_of"))
     response = content_or_json(served)
@@ -140,21 +137,18 @@ def published(name: str) -> Any:
 
 @specs.get("/<name>/versions")
 def versions(name: str) -> Any:
-    allowed("read")
     query({})
     return service().list_versions(name)
 
 
 @specs.get("/<name>/versions/<version>")
 def version(name: str, version: str) -> Any:
-    allowed("read")
     query({})
     return content_or_json(service().get_version(name, _path_int(version, "version")))
 
 
 @specs.get("/<name>/diff")
 def diff(name: str) -> Any:
-    allowed("read")
     params = query({"from": "integer", "to": "integer"})
     if "from" not in params or "to" not in params:
         raise BadRequest("diff needs both from and to versions")
@@ -164,14 +158,12 @@ def diff(name: str) -> Any:
 
 @specs.get("/<name>/history")
 def history(name: str) -> Any:
-    allowed("read")
     query({})
     return service().history(name)
 
 
 @specs.post("/<name>/evaluate")
 def evaluate(name: str) -> Any:
-    allowed("read")
     body = json_body({"input": "object", "version": "integer"})
     return service().evaluate(name, body["input"], version=body["version"])
 

@@ -364,3 +364,17 @@ def test_without_an_authenticator_everyone_is_anonymous_with_every_role(
     assert client.post("/v1/specs", json=body).get_json()["created_by"] == "anonymous"
     response = client.post("/v1/specs/anon/delete", json={"reason": "cleanup"})
     assert response.get_json()["state"] == "deleted"
+
+
+def test_every_route_declares_its_action_or_is_public(app: Flask) -> None:
+    from rest_api.context import ACTIONS, PUBLIC
+
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - ACTIONS.keys() - PUBLIC == set()
+    assert ACTIONS.keys() <= endpoints and PUBLIC <= endpoints
+
+
+def test_a_route_without_a_declared_action_is_refused_to_everyone(app: Flask) -> None:
+    app.add_url_rule("/v1/unclassified", "unclassified", lambda: {"open": True})
+    response = Api(app.test_client(), app.extensions["specsvc"]).get("/v1/unclassified")
+    assert_error(response, 403, "PermissionDenied")
