@@ -157,7 +157,7 @@ def main() -> int:
 
 
 def describe(error: grpc.RpcError) -> str:
-    """Status, contract code (the ErrorInfo reason of the rich status) and message."""
+    """Status, error code (the ErrorInfo reason of the rich status) and message."""
     status = rpc_status.from_call(error)  # None when the status has no rich details
     reason = "?"
     for detail in status.details if status else ():

@@ -9,7 +9,7 @@
 
 It creates a spec from examples/specs/regex-rules.yaml, publishes it, reads the
 published version, evaluates a sign-up (the input is a google.protobuf.Struct) and
-lists the spec's events. Errors carry the contract code as the `reason` of a
+lists the spec's events. Errors carry the error code as the `reason` of a
 google.rpc.ErrorInfo in the rich status; the example shows how to read it.
 Exit status: 0 on success, 1 on an RPC error, 2 when the server is unreachable.
 """
@@ -35,7 +35,7 @@ CONNECT_TIMEOUT = 5
 
 
 def error_reason(error: grpc.RpcError) -> str:
-    """The contract code (e.g. "SpecNotFound") from the status' ErrorInfo detail."""
+    """The error code (e.g. "SpecNotFound") from the status' ErrorInfo detail."""
     status = rpc_status.from_call(error)  # None when the status has no rich details
     for detail in status.details if status else ():
         info = error_details_pb2.ErrorInfo()

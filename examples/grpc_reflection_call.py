@@ -130,7 +130,7 @@ def find_service(pool: descriptor_pool.DescriptorPool, name: str) -> ServiceDesc
 
 
 def reason_of(error: grpc.RpcError) -> str:
-    """The contract code that the server put in the status' ErrorInfo, if any."""
+    """The error code that the server put in the status' ErrorInfo, if any."""
     status = rpc_status.from_call(error)
     for detail in status.details if status else ():
         info = error_details_pb2.ErrorInfo()

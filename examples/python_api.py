@@ -10,7 +10,7 @@
 It creates a regex-rules spec from examples/specs/regex-rules.yaml, updates it,
 publishes it, reads what consumers are served, evaluates two sign-ups, prints the
 audit history, and reads the spec back as it stood before the update.
-Exit status: 0 on success, 1 with the error's contract code on failure.
+Exit status: 0 on success, 1 with the error's code on failure.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def main() -> int:
         with SpecService.open(args.db) as svc:
             tour(svc, args.name)
     except SpecServiceError as error:
-        # Every error the service raises carries the contract code (CONTRACT 1.5).
+        # Every error the service raises carries its code (docs/behaviour.md, Errors).
         print(f"error: {error.code}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -91,7 +91,7 @@ def tour(api: Client, name: str) -> None:
     spec = api.call("POST", "/v1/specs", body)
     print(f"created {name} v{spec['version']} ({spec['state']}) by {spec['created_by']}")
 
-    # Errors come back as JSON with a contract code; creating the same name twice is one.
+    # Errors come back as JSON with an error code; creating the same name twice is one.
     try:
         api.call("POST", "/v1/specs", body)
     except ApiError as error:

@@ -1,4 +1,4 @@
-"""The gRPC adapter (CONTRACT 3): a thin servicer over ``SpecService``."""
+"""The gRPC adapter (docs/behaviour.md, gRPC API): a thin servicer over ``SpecService``."""
 
 from grpc_api.server import GrpcServer, create_server
 

@@ -155,7 +155,7 @@ class Undecodable:
 
 
 def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
-    # grpc answers INTERNAL when a deserializer raises; the contract wants INVALID_ARGUMENT.
+    # grpc answers INTERNAL when a deserializer raises; this service answers INVALID_ARGUMENT.
     def decode(raw: bytes) -> Any:
         try:
             return deserializer(raw) if deserializer else raw

@@ -1,4 +1,4 @@
-"""One table from contract error code to gRPC status, sent as rich status with ErrorInfo."""
+"""One table from error code to gRPC status, sent as rich status with ErrorInfo."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ GRPC_STATUS: dict[str, grpc.StatusCode] = {
 
 
 def rich_status(code: str, message: str, metadata: dict[str, str]) -> grpc.Status:
-    """The gRPC status for a contract code, its ErrorInfo carrying the code as ``reason``."""
+    """The gRPC status for an error code, its ErrorInfo carrying the code as ``reason``."""
     info = error_details_pb2.ErrorInfo(reason=code, domain=DOMAIN, metadata=metadata)
     detail = any_pb2.Any()
     detail.Pack(info)

@@ -1,4 +1,4 @@
-"""The REST adapter: a thin Flask app over ``SpecService`` (CONTRACT 2)."""
+"""The REST adapter: a thin Flask app over ``SpecService`` (docs/behaviour.md, REST API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One table from contract error code to HTTP status, and one error response shape."""
+"""One table from error code to HTTP status, and one error response shape."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ HTTP_STATUS: dict[str, int] = {
     "Unavailable": 503,
 }
 
-# Werkzeug's own errors (routing, methods) in the contract's shape.
+# Werkzeug's own errors (routing, methods) in the error shape of docs/behaviour.md, Errors.
 _HTTP_CODES = {
     400: "BadRequest",
     404: "NotFound",
@@ -49,7 +49,7 @@ _HTTP_CODES = {
 def error_response(
     code: str, message: str, details: dict[str, Any] | None = None
 ) -> tuple[Response, int]:
-    """Every JSON error goes through here: the contract's body with the correlation id."""
+    """Every JSON error goes through here: the error body with the correlation id."""
     g.error_code = code
     body = {
         "error": {"code": code, "message": message, "details": details or {}},

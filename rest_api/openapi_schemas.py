@@ -1,4 +1,4 @@
-"""components/schemas of the OpenAPI document: the JSON response bodies of CONTRACT 2."""
+"""components/schemas of the OpenAPI document: the JSON response bodies of the REST API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The ``Spec`` aggregate: the lifecycle table of CONTRACT 1.1 and its three events."""
+"""The ``Spec`` aggregate: the lifecycle table and its three events.
+
+The rules are those of docs/behaviour.md, Lifecycle and Events."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from specsvc.errors import InvalidStateTransition, VersionNotFound
 State = Literal["draft", "published", "deprecated", "deleted"]
 Command = Literal["update", "publish", "deprecate", "delete"]
 
-# CONTRACT 1.1 as data: state -> command -> resulting state (None: forbidden).
+# docs/behaviour.md, Lifecycle, as data: state -> command -> resulting state (None: forbidden).
 LIFECYCLE: dict[str, dict[str, str | None]] = {
     "draft": {"update": "draft", "publish": "published", "deprecate": None, "delete": "deleted"},
     "published": {

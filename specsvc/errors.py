@@ -1,6 +1,6 @@
-"""The errors of CONTRACT 1.5, shared by the application and every adapter.
+"""The errors of docs/behaviour.md (Errors), shared by the application and every adapter.
 
-Each error knows its contract ``code`` and nothing about HTTP or gRPC; the
+Each error knows its ``code`` and nothing about HTTP or gRPC; the
 adapters map codes to statuses in one table each.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 
 class SpecServiceError(Exception):
-    """Base class: ``code`` is the contract code, ``details`` a JSON-able dict."""
+    """Base class: ``code`` is the error code of docs/behaviour.md, ``details`` a JSON-able dict."""
 
     code = "Internal"
 

@@ -127,7 +127,7 @@ def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
 def assert_rpc_error(
     error: grpc.RpcError, code: grpc.StatusCode, reason: str | tuple[str, ...]
 ) -> error_details_pb2.ErrorInfo:
-    """The status code, and the contract code (or one of them) as the ErrorInfo reason."""
+    """The status code, and the error code (or one of them) as the ErrorInfo reason."""
     described = f"{error.code()} {error.details()!r}"
     assert error.code() == code, f"expected {code}, got {described}"
     info = error_info(error)

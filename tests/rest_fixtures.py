@@ -206,7 +206,7 @@ def four_eyes_api(
 
 
 def assert_error(response: TestResponse, status: int, code: str) -> dict:
-    """The contract's error body, exactly; returns its ``error`` member."""
+    """The error body, exactly; returns its ``error`` member."""
     text = response.get_data(as_text=True)
     assert response.status_code == status, f"{response.status_code} {text}"
     assert response.mimetype == "application/json", text

@@ -1,4 +1,4 @@
-"""Authentication (token file, JWT, Authorization header) and role checks (CONTRACT 4)."""
+"""Authentication (token file, JWT, Authorization header) and role checks (docs/behaviour.md, Authentication and roles)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Commands of CONTRACT 5: input checks, ids, verbatim content, metadata, four eyes."""
+"""Commands of the Python API: input checks, ids, verbatim content, metadata, four eyes."""
 
 from __future__ import annotations
 

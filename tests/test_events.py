@@ -13,7 +13,7 @@ def stored_events(store: Components, name: str) -> list[Spec.Event]:
     return list(store.application.events.get(spec_id(name)))
 
 
-def test_events_are_the_three_contract_classes_with_metadata(store: Components) -> None:
+def test_events_are_the_three_documented_classes_with_metadata(store: Components) -> None:
     service = store.service
     make_spec(service, reason="start")
     service.update_spec("demo", "a: 2\n", actor="bob", reason="edit", correlation_id="c-2")

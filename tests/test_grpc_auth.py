@@ -1,4 +1,4 @@
-"""Authentication and roles through the gRPC API (CONTRACT 3, 4 and 1.5)."""
+"""Authentication and roles through the gRPC API (docs/behaviour.md, gRPC API and Authentication)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ Code = grpc.StatusCode
 SERVICE = pb.DESCRIPTOR.services_by_name["SpecService"]
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
 
-# Written out from CONTRACT 4, not derived from the code.
+# Written out from docs/behaviour.md, not derived from the code.
 MAY = {
     "reader": set(),
     "author": {"CreateSpec", "UpdateSpec"},

@@ -1,5 +1,5 @@
 """The bad-input corpus of the REST tests, sent through gRPC: each gets its status and
-contract code, none is INTERNAL or UNKNOWN, and none writes anything."""
+error code, none is INTERNAL or UNKNOWN, and none writes anything."""
 
 from __future__ import annotations
 

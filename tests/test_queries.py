@@ -1,4 +1,4 @@
-"""Queries of CONTRACT 5: historical reads, lists, versions, diffs, audit log, types."""
+"""Queries of the Python API: historical reads, lists, versions, diffs, audit log, types."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authentication and roles through the REST API (CONTRACT 4 and 1.5)."""
+"""Authentication and roles through the REST API (docs/behaviour.md, Authentication and roles)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from tests.rest_fixtures import (
 
 pytest_plugins = ("tests.rest_fixtures",)
 
-# Written out from CONTRACT 4, not derived from the code.
+# Written out from docs/behaviour.md, not derived from the code.
 MAY = {
     "reader": set(),
     "author": {"create", "update"},

@@ -1,4 +1,4 @@
-"""A corpus of malformed and hostile requests: each gets its contract code and writes nothing."""
+"""A corpus of malformed and hostile requests: each gets its error code and writes nothing."""
 
 from __future__ import annotations
 
@@ -367,7 +367,7 @@ CORPUS = [
         "ValidationError",
         {"reason": None},
     ),
-    # --- YAML attacks as content (CONTRACT 1.4; the core intake's corpus) --------------------
+    # --- YAML attacks as content (Spec types; the core intake's corpus) --------------------
     *(yaml_attack(name, text) for name, text in YAML_ATTACKS.items()),
     Bad(
         "yaml-python-tag-on-update",

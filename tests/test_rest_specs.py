@@ -1,4 +1,4 @@
-"""Every REST endpoint of CONTRACT 2: its happy path and each of its errors."""
+"""Every REST endpoint: its happy path and each of its errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Authentication and authorisation, shared by the REST and gRPC adapters (CONTRACT 4).
+"""Authentication and authorisation, shared by the REST and gRPC adapters (docs/behaviour.md,
+Authentication and roles).
 
 ``Authenticator.authenticate(header)`` turns an ``Authorization`` header value into a
 ``Principal``; ``authorize(principal, action)`` checks the action against its roles.

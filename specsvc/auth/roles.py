@@ -9,7 +9,8 @@ from specsvc.errors import PermissionDenied
 ROLES = ("reader", "author", "publisher", "admin")
 ACTIONS = ("read", "create", "update", "publish", "deprecate", "delete", "operate")
 
-# CONTRACT 4: every write role includes reader; admin may do everything.
+# docs/behaviour.md, Authentication and roles: every write role includes reader; admin
+# may do everything.
 GRANTS: dict[str, frozenset[str]] = {
     "reader": frozenset({"read"}),
     "author": frozenset({"read", "create", "update"}),

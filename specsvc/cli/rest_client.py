@@ -1,4 +1,4 @@
-"""``SpecClient``: the REST API of CONTRACT 2 over ``urllib``, errors as ``specsvc.errors``."""
+"""``SpecClient``: the REST API (docs/behaviour.md) over ``urllib``, errors as ``specsvc.errors``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from specsvc.cli.rest_errors import contract_error
+from specsvc.cli.rest_errors import error_from_response
 from specsvc.errors import Unavailable
 
 PAGE_SIZE = 500
@@ -112,7 +112,7 @@ class SpecClient:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return bytes(response.read())
         except urllib.error.HTTPError as error:
-            raise contract_error(error.code, error.read()) from None
+            raise error_from_response(error.code, error.read()) from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise Unavailable(f"cannot reach {self.url}: {reason}") from None

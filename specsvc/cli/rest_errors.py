@@ -9,7 +9,7 @@ from specsvc.errors import ALL_ERRORS, SpecServiceError, ValidationError
 ERRORS_BY_CODE = {error.code: error for error in ALL_ERRORS}
 
 
-def contract_error(status: int, raw: bytes) -> SpecServiceError:
+def error_from_response(status: int, raw: bytes) -> SpecServiceError:
     """The exception an error response stands for; its ``code`` is the server's."""
     try:
         error = json.loads(raw)["error"]

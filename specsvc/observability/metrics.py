@@ -21,7 +21,7 @@ LATENCY = Histogram(
 )
 COMMANDS = Counter(
     "specsvc_commands_total",
-    "Commands by type and outcome (ok, or the contract error code).",
+    "Commands by type and outcome (ok, or the error code).",
     ["command", "outcome"],
     registry=REGISTRY,
 )

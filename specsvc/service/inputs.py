@@ -21,7 +21,7 @@ MAX_LIMIT = 500
 
 
 def new_name(name: Any) -> str:
-    """A name for a new spec: anything off the contract's pattern is a ValidationError."""
+    """A name for a new spec: anything off the name pattern is a ValidationError."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise ValidationError(
             "name must be 1-128 characters of a-z, 0-9, '.', '_' or '-',"

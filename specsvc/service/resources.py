@@ -1,4 +1,4 @@
-"""Plain-dict representations, shaped like the REST JSON of CONTRACT 2."""
+"""Plain-dict representations, shaped like the REST JSON (docs/behaviour.md, REST API)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Spec types (CONTRACT 1.4): JSON Schemas with semantic checks, and their registry."""
+"""Spec types (docs/behaviour.md, Spec types): JSON Schemas with semantic checks, and their registry."""
 
 from __future__ import annotations
 
