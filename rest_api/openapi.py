@@ -1,4 +1,4 @@
-"""The OpenAPI 3.1 document of the REST API (docs/behaviour.md, REST API), served at GET /openapi.json.
+"""The OpenAPI 3.1 document of the REST API (docs/behaviour.md), served at GET /openapi.json.
 
 The document is data, split by kind: ``openapi_schemas`` (response bodies and the error
 body), ``openapi_inputs`` (request bodies and parameters), ``openapi_responses``

@@ -9,8 +9,8 @@ Schema = dict[str, Any]
 NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$"
 STATES = ["draft", "published", "deprecated", "deleted"]
 EVENTS = ["SpecCreated", "SpecUpdated", "SpecStateChanged"]
-# Every code the REST adapter answers with, by HTTP status: the codes of docs/behaviour.md plus its own
-# NotFound and MethodNotAllowed (routing) and Internal (which no input may cause).
+# Every code the REST adapter answers with, by HTTP status: the codes of docs/behaviour.md
+# plus its own NotFound and MethodNotAllowed (routing) and Internal (which no input may cause).
 CODES_BY_STATUS = {
     400: ["BadRequest"],
     401: ["Unauthenticated"],

@@ -1,4 +1,4 @@
-"""Authentication (token file, JWT, Authorization header) and role checks (docs/behaviour.md, Authentication and roles)."""
+"""Authentication (token file, JWT, Authorization header) and role checks (docs/behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Authentication and roles through the gRPC API (docs/behaviour.md, gRPC API and Authentication)."""
+"""Authentication and roles through the gRPC API (docs/behaviour.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every cell of the lifecycle table (docs/behaviour.md, Lifecycle), on every persistence setting."""
+"""Every cell of the lifecycle table (docs/behaviour.md), on every persistence setting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Opaque bearer tokens, kept in a YAML file by their SHA-256 only (docs/behaviour.md, Authentication and roles)."""
+"""Opaque bearer tokens, kept in a YAML file by their SHA-256 only.
+
+See docs/behaviour.md, Authentication and roles.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``SpecClient``: the REST API (docs/behaviour.md) over ``urllib``, errors as ``specsvc.errors``."""
+"""``SpecClient``: the REST API over ``urllib``, errors as ``specsvc.errors``."""
 
 from __future__ import annotations
 

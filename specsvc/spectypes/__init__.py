@@ -1,4 +1,7 @@
-"""Spec types (docs/behaviour.md, Spec types): JSON Schemas with semantic checks, and their registry."""
+"""Spec types: JSON Schemas with semantic checks, and their registry.
+
+See docs/behaviour.md, Spec types.
+"""
 
 from __future__ import annotations
 
