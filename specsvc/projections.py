@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
@@ -13,6 +12,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.system import ProcessApplication
 
+from specsvc.content import sha256_hex
 from specsvc.domainmodel import Spec
 from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder
 
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
     from eventsourcing.system import Leader
 
 REPLAY_STEP = 500
-
-
-def sha256_hex(content: str) -> str:
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 class SpecProjections(ProcessApplication[UUID]):

@@ -11,8 +11,8 @@ from jwt.algorithms import get_default_algorithms
 from jwt.types import Options
 
 from specsvc.auth.roles import Principal, parse_roles
+from specsvc.content import is_text
 from specsvc.errors import Unauthenticated
-from specsvc.service.inputs import is_text
 
 SUPPORTED_ALGORITHMS = ("HS256", "RS256")
 

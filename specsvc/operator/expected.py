@@ -7,8 +7,8 @@ from typing import Any, cast
 from eventsourcing.application import project_aggregate
 
 from specsvc.application import content_version
+from specsvc.content import sha256_hex
 from specsvc.domainmodel import Spec
-from specsvc.projections import sha256_hex
 from specsvc.service.resources import spec_resource
 
 LoggedEvent = tuple[int, Spec.Event]

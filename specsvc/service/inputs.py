@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from specsvc.content import is_text
 from specsvc.errors import BadRequest, SpecNotFound, ValidationError
 from specsvc.spectypes import SpecTypeRegistry
 
@@ -46,15 +47,6 @@ def existing_name(name: Any) -> str:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise SpecNotFound(f"spec {str(name)[:140]!r} not found", details={"name": str(name)[:140]})
     return name
-
-
-def is_text(value: str) -> bool:
-    """Valid Unicode text: no lone surrogates, which UTF-8 (and so the store) cannot hold."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def reason(value: Any, *, required: bool) -> str | None:

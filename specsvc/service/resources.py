@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from specsvc.content import sha256_hex
 from specsvc.domainmodel import Spec
-from specsvc.projections import sha256_hex
 
 
 def spec_resource(spec: Spec) -> dict[str, Any]:
