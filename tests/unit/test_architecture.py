@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT
+
 PACKAGES = ("specsvc", "rest_api", "grpc_api")
 
 # Lowest first. A module belongs to the longest prefix that names it.

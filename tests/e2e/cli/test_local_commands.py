@@ -1,0 +1,88 @@
+"""The ``specsvc`` command line: ``validate`` (no server) and ``status``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from specsvc.cli import main
+from tests.support import ROOT
+
+
+def test_validate_accepts_a_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "rules.yaml"
+    spec.write_text("rule: {field: email, matches: '@example\\.com$'}\n")
+    assert main(["validate", str(spec), "--type", "regex-rules"]) == 0
+    assert "valid regex-rules spec" in capsys.readouterr().out
+
+
+def test_validate_prints_each_problem_with_line_and_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = tmp_path / "wf.yaml"
+    spec.write_text(
+        "steps:\n"
+        "  - id: review\n"
+        "    approvers: {roles: [lead]}\n"
+        "    min_approvals: 0\n"
+        "    on_approve: nowhere\n"
+        "    on_reject: rejected\n"
+    )
+    assert main(["validate", str(spec), "--type", "approval-workflow"]) == 3
+    out = capsys.readouterr().out
+    assert f"{spec}:4: /steps/0/min_approvals:" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"a: &x 1\nb: *x\n", "anchors"), (b"\xff\xfe", "UTF"), (b"a: 1\na: 2\n", "duplicate")],
+)
+def test_validate_reports_unreadable_yaml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_bytes(content)
+    assert main(["validate", str(spec), "--type", "generic"]) == 3
+    assert message in capsys.readouterr().err
+
+
+def test_validate_unknown_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "a.yaml"
+    spec.write_text("a: 1\n")
+    assert main(["validate", str(spec), "--type", "nope"]) == 3
+    assert "TypeNotFound" in capsys.readouterr().err
+
+
+def test_status_reports_a_durable_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--db", str(tmp_path / "s.db")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["storage"]["projections"]["synchronous"] == 2
+    assert report["specs"] == 0
+
+
+def test_validate_checks_every_file_like_a_pre_commit_hook(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("a: 1\n")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [1\n")
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- 1\n")
+    assert main(["validate", str(good), str(broken), str(listed), "--type", "generic"]) == 3
+    captured = capsys.readouterr()
+    assert f"{good}: valid generic spec" in captured.out
+    assert f"{broken}: ValidationError" in captured.err
+    assert str(listed) in captured.err
+    assert main(["validate", str(good), str(good), "--type", "generic"]) == 0
+
+
+def test_the_pre_commit_hook_runs_the_validate_command() -> None:
+    import yaml
+
+    root = ROOT
+    (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
+    assert hook["entry"] == "specsvc validate" and hook["language"] == "python"
+    assert hook["args"][0] == "--type"

@@ -1,0 +1,293 @@
+"""The programs in examples/ run as a newcomer would run them, against a real server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specsvc import SpecService
+from specsvc.config import Settings
+from specsvc.spectypes import SpecTypeRegistry
+from tests.support import ROOT
+
+EXAMPLES = ROOT / "examples"
+TYPES_DIR = EXAMPLES / "custom-types"
+BUILT_IN = {"generic", "regex-rules", "approval-workflow"}
+TOKEN = "sst_examples-test-token"
+WAIT = 60.0  # only to stop a broken build from hanging
+# Addresses end at the first character that is not part of one, whatever the log format.
+REST_LISTENING = re.compile(r"REST API listening on (http://[\w.:\[\]-]+)")
+GRPC_LISTENING = re.compile(r"gRPC API listening on ([\w.:\[\]-]+:\d+)")
+SAMPLES = [
+    ("generic", EXAMPLES / "specs" / "generic.yaml"),
+    ("regex-rules", EXAMPLES / "specs" / "regex-rules.yaml"),
+    ("approval-workflow", EXAMPLES / "specs" / "approval-workflow.yaml"),
+    ("feature-flag", EXAMPLES / "specs" / "feature-flag.yaml"),
+]
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    url: str
+    grpc_addr: str
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        request = urllib.request.Request(self.url + path, method=method)
+        request.add_header("Authorization", f"Bearer {TOKEN}")
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=WAIT) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    def create_and_publish(self, name: str, content: str = "a: 1\n") -> None:
+        body = {"name": name, "type": "generic", "content": content}
+        assert self.call("POST", "/v1/specs", body)[0] == 201
+        assert self.call("POST", f"/v1/specs/{name}/publish", {"reason": "go"})[0] == 200
+
+
+def serve(folder: Path, rest_addr: str = "127.0.0.1:0", grpc_addr: str = "127.0.0.1:0") -> Served:
+    """``specsvc serve`` with a token and the example types; its log goes to a file."""
+    tokens = folder / "tokens.yaml"
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    tokens.write_text(f"tokens: [{{principal: eve, sha256: {digest}, roles: [admin]}}]\n")
+    log_path = folder / f"serve-{time.monotonic_ns()}.log"
+    args = ["--db", str(folder / "specs.db"), "--auth-tokens-file", str(tokens)]
+    args += ["--rest-addr", rest_addr, "--grpc-addr", grpc_addr]
+    env = {**os.environ, "SPECSVC_TYPES_DIR": str(TYPES_DIR)}
+    with log_path.open("wb") as log:  # a file, so a chatty server never blocks on a pipe
+        command = [sys.executable, "-m", "specsvc.cli", "serve", *args]
+        process = subprocess.Popen(command, stdout=log, stderr=log, env=env, cwd=ROOT)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and process.poll() is None:
+        text = log_path.read_text(errors="replace")
+        rest, grpc_ = REST_LISTENING.search(text), GRPC_LISTENING.search(text)
+        if rest and grpc_:
+            return Served(process, rest.group(1), grpc_.group(1))
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("server did not start:\n" + log_path.read_text(errors="replace"))
+
+
+def stop(served: Served) -> None:
+    served.process.send_signal(signal.SIGTERM)
+    try:
+        served.process.wait(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        served.process.kill()
+        served.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = serve(tmp_path_factory.mktemp("examples"))
+    yield served
+    stop(served)
+
+
+def run(example: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, str(EXAMPLES / example), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=WAIT, cwd=ROOT)
+
+
+def succeeds(example: str, *args: str) -> str:
+    result = run(example, *args)
+    assert result.returncode == 0, f"{example} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+class Lines:
+    """A running example's stdout, read line by line with a deadline."""
+
+    def __init__(self, process: subprocess.Popen[str]):
+        self.process = process
+        self.seen: list[str] = []
+        self._lines: queue.Queue[str] = queue.Queue()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line.rstrip("\n"))
+
+    def wait_for(self, text: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            self.seen.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} in output:\n" + "\n".join(self.seen))
+
+    def finish(self) -> str:
+        try:
+            code = self.process.wait(timeout=WAIT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        self._reader.join(timeout=WAIT)  # it ends at end of file, after the last line
+        while not self._lines.empty():
+            self.seen.append(self._lines.get())
+        output = "\n".join(self.seen)
+        assert code == 0, f"exit {code}:\n{output}"
+        return output
+
+
+def start_consumer(served: Served, *names: str) -> Lines:
+    args = ["--addr", served.grpc_addr, "--token", TOKEN, "--names", ",".join(names)]
+    command = [sys.executable, str(EXAMPLES / "consumer_watch.py"), *args, "--stop-after", "2"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    consumer = Lines(process)
+    consumer.wait_for("watching after position")
+    return consumer
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize(("type_name", "path"), SAMPLES, ids=[t for t, _ in SAMPLES])
+def test_every_sample_spec_is_valid_for_its_type(type_name: str, path: Path) -> None:
+    with SpecService.open(settings=Settings(types_dir=str(TYPES_DIR))) as svc:
+        assert svc.validate(type_name, path.read_text("utf-8")) == {"valid": True, "errors": []}
+
+
+def test_the_custom_type_rejects_a_rollout_over_100_percent() -> None:
+    bad = "enabled: true\nrollout_percent: 150\nowners: [ann]\n"
+    with SpecService.open(settings=Settings(types_dir=str(TYPES_DIR))) as svc:
+        result = svc.validate("feature-flag", bad)
+    assert [problem["path"] for problem in result["errors"]] == ["/rollout_percent"]
+
+
+def test_a_server_with_the_example_types_dir_accepts_the_custom_sample(server: Served) -> None:
+    content = (EXAMPLES / "specs" / "feature-flag.yaml").read_text("utf-8")
+    body = {"name": "checkout-redesign", "type": "feature-flag", "content": content}
+    status, spec = server.call("POST", "/v1/specs", body)
+    assert (status, spec["type"], spec["content"]) == (201, "feature-flag", content)
+
+
+def test_python_api_example_runs_without_a_server(tmp_path: Path) -> None:
+    for args in ((), ("--db", str(tmp_path / "specs.db"))):
+        output = succeeds("python_api.py", *args)
+        assert "published v2, state published" in output
+        assert "evaluate ann@acme.io: True (v2)" in output
+        assert "evaluate bot@mailinator.com: False (v2)" in output
+        assert "SpecStateChanged by bob: reviewed by bob" in output
+        assert re.search(r"as of [\d:.]+: v1 draft", output), output
+
+
+def test_rest_client_example_runs_twice_against_one_server(server: Served) -> None:
+    for _ in range(2):
+        output = succeeds("rest_client.py", "--url", server.url, "--token", TOKEN)
+        assert "expected error: 409 SpecAlreadyExists" in output
+        assert "published YAML starts with: # A `regex-rules` spec" in output
+        assert "evaluate ann@acme.io: True (v1)" in output
+        assert "evaluate bot@mailinator.com: False (v1)" in output
+        assert "ours listed: True" in output
+        assert "SpecStateChanged by eve: reviewed" in output
+
+
+def test_rest_client_example_reports_error_bodies_and_an_absent_server(server: Served) -> None:
+    unauthenticated = run("rest_client.py", "--url", server.url)
+    assert unauthenticated.returncode == 1
+    assert "HTTP 401 Unauthenticated" in unauthenticated.stderr
+    absent = run("rest_client.py", "--url", f"http://127.0.0.1:{free_port()}")
+    assert absent.returncode == 2
+    assert "cannot reach" in absent.stderr
+
+
+def test_grpc_client_example_runs_and_reports_error_reasons(server: Served) -> None:
+    output = succeeds("grpc_client.py", "--addr", server.grpc_addr, "--token", TOKEN)
+    assert "expected error: NOT_FOUND SpecNotPublished" in output
+    assert "consumers are served v1 (published)" in output
+    assert "evaluate ann@acme.io: True (v1), matched: ['email', 'country', 'invite_code']" in output
+    assert "SpecStateChanged draft->published by eve: reviewed" in output
+    failed = run("grpc_client.py", "--addr", server.grpc_addr, "--token", "wrong")
+    assert failed.returncode == 1
+    assert "UNAUTHENTICATED Unauthenticated" in failed.stderr
+
+
+def test_reflection_client_lists_services_and_calls_rpcs_by_name(server: Served) -> None:
+    address = ("--addr", server.grpc_addr)
+    listed = succeeds("grpc_reflection_call.py", *address, "--list")
+    assert "specsvc.v1.SpecService" in listed.splitlines()
+    assert "  ListSpecs(ListSpecsRequest) -> ListSpecsResponse" in listed
+    assert "WatchEvents(WatchEventsRequest) -> Event (server streaming)" in listed
+
+    def call(method: str, request: dict[str, Any]) -> dict[str, Any]:
+        args = (*address, "--token", TOKEN, method, json.dumps(request))
+        return json.loads(succeeds("grpc_reflection_call.py", *args))
+
+    created = call("CreateSpec", {"name": "by-reflection", "type": "generic", "content": "a: 1\n"})
+    assert (created["state"], created["version"]) == ("draft", "1")  # int64 is a JSON string
+    listed_specs = call("ListSpecs", {"name_prefix": "by-reflection"})["specs"]
+    assert [spec["name"] for spec in listed_specs] == ["by-reflection"]
+    assert call("grpc.health.v1.Health/Check", {}) == {"status": "SERVING"}
+
+    missing = run("grpc_reflection_call.py", *address, "--token", TOKEN, "GetSpec", '{"name": "x"}')
+    assert missing.returncode == 1
+    assert "NOT_FOUND SpecNotFound" in missing.stderr
+    streaming = run("grpc_reflection_call.py", *address, "WatchEvents")
+    assert streaming.returncode == 2
+    assert "streaming" in streaming.stderr
+
+
+def test_consumer_reloads_specs_as_they_are_published(server: Served) -> None:
+    server.create_and_publish("already-served")  # loaded at start, not a reload
+    consumer = start_consumer(server, "flag-a", "flag-b", "already-served")
+    server.create_and_publish("flag-a")
+    server.create_and_publish("flag-b", "b: 2\n")
+    output = consumer.finish()
+    assert "loaded already-served v1 (published)" in output
+    assert "reloaded flag-a v1 (published)" in output
+    assert "reloaded flag-b v1 (published)" in output
+
+
+def test_consumer_reconnects_after_a_restart_and_misses_nothing(tmp_path: Path) -> None:
+    addresses = (f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}")
+    served = serve(tmp_path, *addresses)
+    try:
+        consumer = start_consumer(served, "first", "second")
+        served.create_and_publish("first")
+        consumer.wait_for("reloaded first v1")
+        stop(served)
+        # The same store on the same ports; the consumer reconnects from its last position.
+        served = serve(tmp_path, *addresses)
+        served.create_and_publish("second")
+        output = consumer.finish()
+    finally:
+        stop(served)
+    assert "reconnecting after position" in output
+    assert "reloaded second v1 (published)" in output
+
+
+def test_the_custom_types_folder_holds_only_the_type() -> None:
+    registry = SpecTypeRegistry.load(str(TYPES_DIR))
+    assert [n for n in registry.names() if n not in BUILT_IN] == ["feature-flag"]
