@@ -6,15 +6,15 @@ operator commands), ``SpecService.open()``, and tests that need the parts.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from enum import Enum
 
 from specsvc.application import SpecApplication
 from specsvc.config import Settings
 from specsvc.errors import StoreNotFound
-from specsvc.persistence.sqlite.datastore import SYNCHRONOUS_FULL
+from specsvc.persistence.sqlite.datastore import check_durable
 from specsvc.persistence.sqlite.factory import library_env
+from specsvc.persistence.sqlite.files import store_exists
 from specsvc.projections import SpecProjections
 from specsvc.runners.embedded import EmbeddedRunner
 from specsvc.service import SpecService
@@ -79,14 +79,12 @@ def start(settings: Settings, role: Role = Role.EMBEDDED) -> Components:
 
 def open_existing(settings: Settings, role: Role = Role.TOOL) -> Components:
     """Like ``start``, but refuse a store that does not exist rather than create it."""
-    if settings.db is None or not os.path.isfile(settings.db):
+    if settings.db is None or not store_exists(settings.db):
         raise StoreNotFound(f"no event store at {settings.db}", details={"db": settings.db})
     return start(settings, role)
 
 
 def check_durability(service: SpecService) -> None:
     """Refuse to run unless every database file is in WAL mode with synchronous=FULL."""
-    for name, info in service.storage_info().items():
-        if (info["journal_mode"], info["synchronous"]) != ("wal", SYNCHRONOUS_FULL):
-            msg = f"the {name} store is not durable: {info}"
-            raise RuntimeError(msg)
+    for name, described in service.storage_info().items():
+        check_durable(name, described)

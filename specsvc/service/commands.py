@@ -41,7 +41,7 @@ class SpecCommands:
             reason=inputs.reason(reason, required=False),
         )
         position = self._app.create(spec)
-        return {**spec_resource(spec), "position": position}
+        return self._answer(spec, position)
 
     @logged_command("update")
     def update_spec(
@@ -144,6 +144,10 @@ class SpecCommands:
             expected_version=expected_version,
             expected_revision=expected_revision,
         )
+        return self._answer(spec, position)
+
+    @staticmethod
+    def _answer(spec: Spec, position: int) -> dict[str, Any]:
         return {**spec_resource(spec), "position": position}
 
     @staticmethod

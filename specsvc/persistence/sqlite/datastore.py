@@ -10,6 +10,12 @@ from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteD
 SYNCHRONOUS_FULL = 2
 
 
+def check_durable(name: str, described: dict[str, Any]) -> None:
+    """Refuse to run unless a database file is in WAL mode with synchronous=FULL."""
+    if (described["journal_mode"], described["synchronous"]) != ("wal", SYNCHRONOUS_FULL):
+        raise OperationalError(f"the {name} store is not durable: {described}")
+
+
 class DurableConnectionPool(SQLiteConnectionPool):
     # The library leaves PRAGMA synchronous at the build default; durability is set, not assumed.
     def _create_connection(self) -> SQLiteConnection:

@@ -29,6 +29,11 @@ def store_files(db: str) -> list[str]:
     return [projections_path(db), db]
 
 
+def store_exists(db: str) -> bool:
+    """Is there an event store at ``db``? (Opening one that is not there would create it.)"""
+    return os.path.isfile(db)
+
+
 def read_only(path: str) -> sqlite3.Connection:
     """A connection that can neither create nor change ``path``."""
     return sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)
