@@ -8,7 +8,6 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SPECSVC_DB=/data/specs.db \
     SPECSVC_REST_ADDR=0.0.0.0:8080 \
     SPECSVC_GRPC_ADDR=0.0.0.0:50051 \
-    SPECSVC_AUTH_TOKENS_FILE=/run/secrets/specsvc-tokens.yaml \
     SPECSVC_LOG_FORMAT=json
 
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin specsvc \
@@ -30,6 +29,7 @@ EXPOSE 8080 50051
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python3", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 
-# Non-loopback addresses need authentication: mount a tokens file (specsvc token new)
-# at SPECSVC_AUTH_TOKENS_FILE, or set SPECSVC_JWT_KEY_FILE; otherwise serve refuses to start.
+# Non-loopback addresses need authentication, or serve refuses to start: mount a tokens
+# file (specsvc token new) and set SPECSVC_AUTH_TOKENS_FILE to its path, and/or mount a
+# JWT key and set SPECSVC_JWT_KEY_FILE (with SPECSVC_JWT_ALGORITHM, _ISSUER, _AUDIENCE).
 CMD ["specsvc", "serve"]

@@ -27,6 +27,9 @@ def _with_etag(spec: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(spec)
     response.status_code = status
     response.headers["ETag"] = etag(spec["revision"])
+    changed = getattr(spec, "changed", None)  # a command's answer says if it recorded an event
+    if changed is not None:
+        response.headers["X-Spec-Changed"] = "true" if changed else "false"
     return response
 
 

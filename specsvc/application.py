@@ -75,9 +75,19 @@ class SpecApplication(Leader[UUID]):
             try:
                 return self.save(spec)[-1].notification.id
             except IntegrityError:
-                raise SpecAlreadyExists(
-                    f"spec {spec.name!r} already exists", details={"name": spec.name}
-                ) from None
+                raise self._name_taken(spec.name) from None
+
+    def _name_taken(self, name: str) -> SpecAlreadyExists:
+        state = self.get(name).state
+        if state == "deleted":
+            # docs/behaviour.md, Specs: a deleted spec keeps its name, so its history
+            # stays the history of one spec.
+            return SpecAlreadyExists(
+                f"the name {name!r} belongs to a deleted spec; deleted names stay reserved"
+                " so that their history stays unambiguous: choose another name",
+                details={"name": name, "state": state},
+            )
+        return SpecAlreadyExists(f"spec {name!r} already exists", details={"name": name})
 
     def change(
         self,
@@ -86,8 +96,12 @@ class SpecApplication(Leader[UUID]):
         *,
         expected_version: int | None = None,
         expected_revision: int | None = None,
-    ) -> tuple[Spec, int]:
-        """Apply ``command`` to the latest state; on a lost race, re-apply to the fresh state."""
+    ) -> tuple[Spec, int, bool]:
+        """Apply ``command`` to the latest state; on a lost race, re-apply to the fresh state.
+
+        Returns the spec, the position of its last event, and whether the command
+        recorded one (False for a no-op).
+        """
         for _ in range(MAX_ATTEMPTS):
             spec = self.get(name)
             if expected_revision is not None and spec.version != expected_revision:
@@ -101,10 +115,10 @@ class SpecApplication(Leader[UUID]):
                     details={"expected_version": expected_version, "version": spec.content_version},
                 )
             if not command(spec):
-                return spec, self.position_of(spec)
+                return spec, self.position_of(spec), False
             with store_errors():
                 try:
-                    return spec, self.save(spec)[-1].notification.id
+                    return spec, self.save(spec)[-1].notification.id, True
                 except IntegrityError:
                     logger.info("lost a race on %s, re-applying to the fresh state", name)
         raise Unavailable(f"spec {name!r} is changing too fast; try again")

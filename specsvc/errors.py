@@ -135,3 +135,9 @@ class StoreNotEmpty(SpecServiceError):
 
 class DestinationExists(SpecServiceError):
     code = "DestinationExists"
+
+
+class ConfigurationError(SpecServiceError):
+    """A setting that cannot work: the message names the setting and the fix."""
+
+    code = "ConfigurationError"

@@ -4,19 +4,26 @@ Exit codes of every command:
 
   0  ok
   1  verify or import found differences
-  2  usage error (bad arguments, unreadable local file)
+  2  usage or configuration error (bad arguments, unreadable local file, a setting
+     that cannot work, a --url that is not the Spec Service REST API)
   3  invalid input: BadRequest, ValidationError, PayloadTooLarge, UnsupportedMediaType
-  4  not found: SpecNotFound, SpecNotPublished, VersionNotFound, TypeNotFound, SpecDeleted
+  4  not found: SpecNotFound, SpecNotPublished, VersionNotFound, TypeNotFound, SpecDeleted,
+     or a store that does not exist
   5  conflict: SpecAlreadyExists, InvalidStateTransition, VersionMismatch,
-     PreconditionFailed, or an import into a store that is not empty
+     PreconditionFailed, an import into a store that is not empty, or a backup
+     over an existing file
   6  auth: Unauthenticated, PermissionDenied, SeparationOfDuties
   7  server error, or the server or store is unavailable
-  130 interrupted (Ctrl-C); watch stops with 0 instead
+  130 interrupted (Ctrl-C); watch and serve stop with 0 instead
+
+With --json, results are JSON on standard output and an error is one JSON object
+{"error": {"code", "message", "details"}} on standard error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from typing import Any
@@ -42,6 +49,7 @@ EXIT_BY_CODE = {
         EXIT_CONFLICT,
     ),
     "UsageError": EXIT_USAGE,
+    "ConfigurationError": EXIT_USAGE,
     "StoreNotEmpty": EXIT_CONFLICT,
     "DestinationExists": EXIT_CONFLICT,
     **dict.fromkeys(["Unauthenticated", "PermissionDenied", "SeparationOfDuties"], EXIT_AUTH),
@@ -110,8 +118,13 @@ def exit_code(error: SpecServiceError) -> int:
     return EXIT_BY_CODE.get(error.code, EXIT_SERVER)
 
 
-def report_error(error: SpecServiceError) -> None:
-    """``CODE: message`` on stderr, then each validation problem as ``path: message``."""
+def report_error(error: SpecServiceError, *, as_json: bool = False) -> None:
+    """On stderr: ``CODE: message`` then each validation problem as ``path: message``;
+    with ``as_json``, one JSON object ``{"error": {"code", "message", "details"}}``."""
+    if as_json:
+        text = json.dumps({"error": error.to_dict()}, ensure_ascii=False, default=str)
+        print(text, file=sys.stderr)
+        return
     print(f"{error.code}: {error.message}", file=sys.stderr)
     if isinstance(error, ValidationError) or error.code == "ValidationError":
         for problem in error.details.get("errors", []):

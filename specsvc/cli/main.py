@@ -9,6 +9,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+import argcomplete
 
 from specsvc.cli.common import (
     EXIT_CODES_HELP,
@@ -17,7 +20,9 @@ from specsvc.cli.common import (
     global_options,
     report_error,
 )
+from specsvc.cli.completion import add_completion_command
 from specsvc.cli.examine import add_inspect_commands
+from specsvc.cli.io import UsageError
 from specsvc.cli.local import add_local_commands
 from specsvc.cli.operator import add_operator_commands
 from specsvc.cli.reads import add_read_commands
@@ -28,18 +33,35 @@ from specsvc.cli.writes import add_write_commands
 from specsvc.errors import SpecServiceError
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors raised as ``UsageError`` so they report like the rest."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}", details={"usage": self.format_usage()})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers and exits when the shell asks for completions
     try:
         args = parser.parse_args(argv)
-    except SystemExit as stop:  # --help (0) or a usage error (2), already printed
-        return stop.code if isinstance(stop.code, int) else 2
-    try:
         return int(args.handler(args))
-    except SpecServiceError as error:
-        report_error(error)
+    except SystemExit as stop:  # --help or --version (0), already printed
+        return stop.code if isinstance(stop.code, int) else 0
+    except UsageError as error:
+        if not as_json and "usage" in error.details:
+            sys.stderr.write(error.details["usage"])
+        report_error(_without_usage(error), as_json=as_json)
         return exit_code(error)
+    except SpecServiceError as error:
+        report_error(error, as_json=as_json)
+        return exit_code(error)
+    except ValueError as error:  # a SPECSVC_* variable that does not parse
+        report_error(UsageError(str(error)), as_json=as_json)
+        return exit_code(UsageError(""))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -49,22 +71,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from specsvc import __version__
+
+    parser = Parser(
         prog="specsvc",
         description="The specsvc command line: the server, a REST client, and operator tools.",
         epilog=EXIT_CODES_HELP,
         parents=[global_options(on_command=False)],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"specsvc {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     client = global_options(on_command=True)
+    local = global_options(on_command=True, client=False)
     add_write_commands(commands, client)
     add_read_commands(commands, client)
     add_inspect_commands(commands, client)
     add_watch_command(commands, client)
-    add_operator_commands(commands, global_options(on_command=True, client=False))
-    add_serve_command(commands)
-    add_token_command(commands)
-    add_local_commands(commands)
+    add_operator_commands(commands, local)
+    add_serve_command(commands, local)
+    add_token_command(commands, local)
+    add_local_commands(commands, local)
+    add_completion_command(commands, local)
     return parser
 
+
+def _without_usage(error: UsageError) -> UsageError:
+    details = {k: v for k, v in error.details.items() if k != "usage"}
+    return UsageError(error.message, details=details)

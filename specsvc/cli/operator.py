@@ -43,6 +43,9 @@ def add_operator_commands(commands: Any, options: Any) -> None:
     parsers["backup"].add_argument(
         "dest", metavar="DEST", help="new file (its folder is created); must not exist"
     )
+    parsers["backup"].add_argument(
+        "--force", action="store_true", help="replace DEST (and its projections) if it exists"
+    )
     parsers["export"].add_argument("--output", metavar="FILE", help="default: standard output")
     parsers["import"].add_argument("file", metavar="FILE", help="an export; '-' reads stdin")
 
@@ -71,7 +74,7 @@ def _backup(args: argparse.Namespace) -> int:
     from specsvc.persistence.sqlite.backup import backup
 
     with Progress() as progress:
-        report = backup(_db(args), args.dest, progress)
+        report = backup(_db(args), args.dest, progress, force=args.force)
     lines = [f"{f['source']} -> {f['path']}: {f['bytes']} bytes" for f in report["files"]]
     lines.append(f"{report['events']} events, last position {report['position']}")
     return _show(args, report, lines)

@@ -28,9 +28,11 @@ RESET = "\x1b[0m"
 
 
 def command_result(verb: str, spec: dict[str, Any]) -> str:
+    """``VERB NAME: state, version, published, revision``; ``unchanged`` for a no-op."""
     published = spec["published_version"] or "never"
+    done = verb if spec.get("changed", True) else "unchanged"
     return (
-        f"{verb} {spec['name']}: {spec['state']}, version {spec['version']},"
+        f"{done} {spec['name']}: {spec['state']}, version {spec['version']},"
         f" published {published}, revision {spec['revision']}"
     )
 

@@ -10,6 +10,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
+from specsvc.cli.io import UsageError
 from specsvc.cli.rest_errors import error_from_response
 from specsvc.errors import Unavailable
 
@@ -23,28 +24,33 @@ class SpecClient:
     """
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0):
-        self.url = url.rstrip("/")
+        self.url = _base_url(url)
         self.token = token
         self.timeout = timeout
 
+    # Commands answer the spec plus ``changed``: False when the server had nothing to do.
+
     def create(self, name: str, type: str, content: str, *, reason: str | None = None) -> Any:
         body = {"name": name, "type": type, "content": content, "reason": reason}
-        return self._json("POST", "/v1/specs", body)
+        return self._command("POST", "/v1/specs", body)
 
     def update(
         self, name: str, content: str, *, reason: str, expected_version: int | None = None
     ) -> Any:
         body = {"content": content, "reason": reason, "expected_version": expected_version}
-        return self._json("PUT", _path(name, "content"), body)
+        return self._command("PUT", _path(name, "content"), body)
 
     def publish(self, name: str, *, reason: str, version: int | None = None) -> Any:
-        return self._json("POST", _path(name, "publish"), {"reason": reason, "version": version})
+        return self._command("POST", _path(name, "publish"), {"reason": reason, "version": version})
 
     def deprecate(self, name: str, *, reason: str) -> Any:
-        return self._json("POST", _path(name, "deprecate"), {"reason": reason})
+        return self._command("POST", _path(name, "deprecate"), {"reason": reason})
 
     def delete(self, name: str, *, reason: str) -> Any:
-        return self._json("POST", _path(name, "delete"), {"reason": reason})
+        return self._command("POST", _path(name, "delete"), {"reason": reason})
+
+    def get_type(self, name: str) -> Any:
+        return self._json("GET", "/v1/types/" + urllib.parse.quote(name, safe=""))
 
     def get(self, name: str, *, as_of: str | None = None) -> Any:
         return self._json("GET", _path(name), query={"as_of": as_of})
@@ -54,7 +60,8 @@ class SpecClient:
 
     def get_version_yaml(self, name: str, version: int) -> bytes:
         """The stored YAML of one version, byte for byte."""
-        return self._send("GET", _path(name, "versions", str(version)), accept="application/yaml")
+        path = _path(name, "versions", str(version))
+        return self._send("GET", path, accept="application/yaml")[0]
 
     def list_specs(self, **filters: Any) -> Any:
         """One page: ``state``, ``type``, ``name_prefix``, ``limit``, ``page_token``."""
@@ -87,10 +94,20 @@ class SpecClient:
     def events(self, *, after: int = 0, limit: int = PAGE_SIZE, spec: str | None = None) -> Any:
         return self._json("GET", "/v1/events", query={"after": after, "limit": limit, "spec": spec})
 
+    def _command(self, method: str, path: str, body: dict[str, Any]) -> Any:
+        raw, headers = self._send(method, path, body)
+        return {**self._decode(raw), "changed": headers.get("X-Spec-Changed") != "false"}
+
     def _json(
         self, method: str, path: str, body: dict[str, Any] | None = None, query: Any = None
     ) -> Any:
-        return json.loads(self._send(method, path, body, query))
+        return self._decode(self._send(method, path, body, query)[0])
+
+    def _decode(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise self._not_the_api("its answer is not JSON") from None
 
     def _send(
         self,
@@ -99,7 +116,7 @@ class SpecClient:
         body: dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
         accept: str = "application/json",
-    ) -> bytes:
+    ) -> tuple[bytes, Any]:
         request = urllib.request.Request(self.url + path + _query(query), method=method)
         request.add_header("Accept", accept)
         if body is not None:
@@ -110,12 +127,31 @@ class SpecClient:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return bytes(response.read())
+                return bytes(response.read()), response.headers
         except urllib.error.HTTPError as error:
             raise error_from_response(error.code, error.read()) from None
+        except http.client.BadStatusLine:
+            # Something answered, but not in HTTP/1.1: typically the gRPC port (HTTP/2).
+            raise self._not_the_api("it does not speak HTTP/1.1; is this the gRPC port?") from None
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise Unavailable(f"cannot reach {self.url}: {reason}") from None
+
+    def _not_the_api(self, why: str) -> UsageError:
+        return UsageError(
+            f"{self.url} is not the Spec Service REST API ({why}); point --url or"
+            " SPECSVC_URL at the REST listener (serve --rest-addr)"
+        )
+
+
+def _base_url(url: str) -> str:
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise UsageError(
+            f"--url {url!r} is not an http(s) URL; write it with its scheme,"
+            f" e.g. http://{url.split('://')[-1] or '127.0.0.1:8080'}"
+        )
+    return url.rstrip("/")
 
 
 def _path(name: str, *parts: str) -> str:

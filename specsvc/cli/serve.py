@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import logging
+import os
 import signal
 from types import FrameType
 from typing import Any
 
 from specsvc.cli.options import add_setting_options, settings_from
 from specsvc.config import Settings
+from specsvc.errors import ConfigurationError
 from specsvc.observability import logs
 
 logger = logging.getLogger("specsvc.serve")
@@ -19,13 +22,14 @@ DEFAULT_REST_ADDR = "127.0.0.1:8080"
 EXIT_REFUSED = 2
 
 
-def add_serve_command(commands: Any) -> None:
+def add_serve_command(commands: Any, options: Any) -> None:
     serve = commands.add_parser(
         "serve",
         help="run the REST API, the application and its projections in one process",
         description="Run the REST API (and gRPC with --grpc-addr), the application and its"
         " projections in one process. Every option also reads its environment variable.",
         epilog="example: specsvc serve --db specs.db --rest-addr 127.0.0.1:8080",
+        parents=[options],
     )
     add_setting_options(serve, "serve")
     serve.set_defaults(handler=_serve_command)
@@ -38,14 +42,15 @@ def _serve_command(args: argparse.Namespace) -> int:
 def serve(settings: Settings) -> int:
     """Run until SIGTERM or SIGINT; 0 after a clean shutdown."""
     logs.configure(settings.log_level, settings.log_format)
+    # Whatever was inherited (a shell's "&" leaves SIGINT ignored), both signals stop us.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     from rest_api import create_app
-    from specsvc import bootstrap
-    from specsvc.auth import Authenticator
 
-    host, port = split_addr(settings.rest_addr or DEFAULT_REST_ADDR)
-    hosts = [host] + ([split_addr(settings.grpc_addr)[0]] if settings.grpc_addr else [])
-    authenticator = Authenticator.from_settings(settings)
-    exposed = [h for h in hosts if not is_loopback(h)]
+    rest = listen_address(settings.rest_addr or DEFAULT_REST_ADDR, "--rest-addr")
+    grpc = listen_address(settings.grpc_addr, "--grpc-addr") if settings.grpc_addr else None
+    authenticator = load_authenticator(settings)
+    exposed = [a[0] for a in (rest, grpc) if a is not None and not is_loopback(a[0])]
     if authenticator.anonymous and exposed:
         logger.error(
             "refusing to serve anonymous (unauthenticated) requests on %s: "
@@ -58,13 +63,13 @@ def serve(settings: Settings) -> int:
             "no authentication configured: every request runs as 'anonymous' "
             "with every role (loopback only)"
         )
-    service = bootstrap.start(settings, bootstrap.Role.EMBEDDED).service
+    service = open_store(settings)
     grpc_server = None
     try:
-        if settings.grpc_addr:
-            grpc_server = _start_grpc(service, authenticator, settings)
+        if grpc is not None:
+            grpc_server = _start_grpc(service, authenticator, grpc, settings)
         app = create_app(service, authenticator, max_request_bytes=settings.max_request_bytes)
-        return _run_rest(app, host, port, settings)
+        return _run_rest(app, rest, settings)
     finally:
         if grpc_server is not None:
             grpc_server.stop()
@@ -72,46 +77,119 @@ def serve(settings: Settings) -> int:
         logger.info("stopped")
 
 
-def _start_grpc(service: Any, authenticator: Any, settings: Settings) -> Any:
+def listen_address(addr: str, flag: str) -> tuple[str, int]:
+    """``HOST:PORT`` as (host, port); ConfigurationError says how to write it."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigurationError(
+            f"{flag} {addr!r} is not HOST:PORT; write it like 127.0.0.1:8080"
+            " (port 0 picks a free one)"
+        )
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def load_authenticator(settings: Settings) -> Any:
+    """The configured authenticator; a file that cannot be used names its flag."""
+    from specsvc.auth import Authenticator
+
+    try:
+        return Authenticator.from_settings(settings)
+    except OSError as error:
+        flag = _flag_of_file(settings, error.filename)
+        raise ConfigurationError(
+            f"{flag} {error.filename}: {error.strerror or error}; give the path of a"
+            " readable file"
+        ) from None
+    except ValueError as error:
+        raise ConfigurationError(f"{_first_line(error)}; fix the file or the key") from None
+
+
+def open_store(settings: Settings) -> Any:
+    """The started service; a store that cannot be opened is a one-line error."""
+    from specsvc import bootstrap
+
+    if settings.db is not None:
+        folder = os.path.dirname(os.path.abspath(settings.db))
+        if not os.path.isdir(folder):
+            raise ConfigurationError(
+                f"--db {settings.db}: the folder {folder} does not exist; create it or"
+                " choose another path"
+            )
+    try:
+        return bootstrap.start(settings, bootstrap.Role.EMBEDDED).service
+    except ValueError as error:  # a spec types folder or plugin that cannot be loaded
+        raise ConfigurationError(_first_line(error)) from None
+    except Exception as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        raise ConfigurationError(
+            f"--db {settings.db}: cannot open the store ({_first_line(error)}); check the"
+            " path and its permissions"
+        ) from None
+
+
+def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], settings: Settings) -> Any:
     from grpc_api import create_server
 
-    host, port = split_addr(settings.grpc_addr or "")
-    server = create_server(
-        service, f"{_show(host)}:{port}", authenticator, threads=settings.threads
-    )
+    host, port = addr
+    try:
+        server = create_server(
+            service, f"{_show(host)}:{port}", authenticator, threads=settings.threads
+        )
+    except (OSError, RuntimeError):
+        raise _cannot_listen("--grpc-addr", host, port) from None
     logger.info("gRPC API listening on %s:%s", _show(host), server.port)
     return server
 
 
-def _run_rest(app: Any, host: str, port: int, settings: Settings) -> int:
+def _run_rest(app: Any, addr: tuple[str, int], settings: Settings) -> int:
     from waitress.server import create_server
 
-    server = create_server(
-        app,
-        host=host,
-        port=port,
-        threads=settings.threads,
-        ident="specsvc",
-        # Waitress stops oversized bodies before buffering them; the app answers 413 in shape.
-        max_request_body_size=4 * settings.max_request_bytes,
-        clear_untrusted_proxy_headers=True,
-    )
-    signal.signal(signal.SIGTERM, _exit_cleanly)
+    host, port = addr
+    try:
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=settings.threads,
+            ident="specsvc",
+            # Waitress stops oversized bodies before buffering them; the app answers 413.
+            max_request_body_size=4 * settings.max_request_bytes,
+            clear_untrusted_proxy_headers=True,
+        )
+    except OSError as error:
+        raise _cannot_listen("--rest-addr", host, port, error) from None
     bound_port = getattr(server, "effective_port", port)  # one listener: a TcpWSGIServer
     logger.info("REST API listening on http://%s:%s", _show(host), bound_port)
-    server.run()
+    server.run()  # returns after SIGTERM/SIGINT, once in-flight requests have finished
     return 0
+
+
+def _cannot_listen(flag: str, host: str, port: int, error: OSError | None = None) -> Exception:
+    where = f"{_show(host)}:{port}"
+    if error is None or error.errno == errno.EADDRINUSE:
+        reason = "the address is in use or not available"
+    else:
+        reason = error.strerror or str(error)
+    return ConfigurationError(
+        f"{flag}: cannot listen on {where}: {reason}; stop whatever holds it or choose"
+        " another address"
+    )
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def split_addr(addr: str) -> tuple[str, int]:
-    host, sep, port = addr.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"address {addr!r} is not HOST:PORT")
-    return host.strip("[]") or "127.0.0.1", int(port)
+def _flag_of_file(settings: Settings, filename: Any) -> str:
+    if filename and filename == settings.jwt_key_file:
+        return "--jwt-key-file"
+    return "--auth-tokens-file"
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def is_loopback(host: str) -> bool:

@@ -3,30 +3,44 @@
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import Any
+
+import yaml
 
 from specsvc.auth import ROLES, new_token, token_entry
+from specsvc.cli.common import EXIT_CODES_HELP
+from specsvc.cli.io import UsageError, print_json
 
-EXIT_USAGE = 2
-
-EPILOG = """\
+EXAMPLE = "specsvc token new --name alice --role author --role publisher"
+EPILOG = f"""\
 example:
-  specsvc token new --name alice --role author --role publisher
+  {EXAMPLE}
 
 The first line of output is the token: give it to its holder now, it is not kept.
 The rest is the entry to add under 'tokens:' in the tokens file (SPECSVC_AUTH_TOKENS_FILE).
+With --json: {{"token": ..., "entry": {{"principal", "sha256", "roles"}}}}.
+
+{EXIT_CODES_HELP}
 """
 
 
-def add_token_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_token_command(commands: Any, options: Any) -> None:
     """Register ``token new`` on the ``specsvc`` sub-command parser."""
-    token = commands.add_parser("token", help="manage bearer tokens")
+    token = commands.add_parser(
+        "token",
+        help="manage bearer tokens",
+        description="Manage bearer tokens.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[options],
+    )
     actions = token.add_subparsers(required=True, metavar="ACTION")
     new = actions.add_parser(
         "new",
         help="make a new random token for a principal",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[options],
     )
     new.add_argument("--name", required=True, help="principal recorded as the actor")
     new.add_argument(
@@ -47,8 +61,11 @@ def new_token_command(args: argparse.Namespace) -> int:
     try:
         entry = token_entry(args.name, args.roles, digest)
     except ValueError as error:
-        print(f"specsvc token new: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"specsvc token new: {error}") from None
+    if getattr(args, "json_output", False):
+        (fields,) = yaml.safe_load(entry)
+        print_json({"token": token, "entry": fields})
+        return 0
     print(token)
     print(entry, end="")
     return 0

@@ -96,7 +96,10 @@ def _content(args: argparse.Namespace) -> str:
 
 
 def _create(args: argparse.Namespace) -> int:
-    spec = client_for(args).create(args.name, args.spec_type, _content(args), reason=args.reason)
+    client = client_for(args)
+    content = _content(args)
+    client.get_type(args.spec_type)  # an unknown type is TypeNotFound here, as for validate
+    spec = client.create(args.name, args.spec_type, content, reason=args.reason)
     return show(args, spec, lambda: command_result("created", spec))
 
 

@@ -12,7 +12,7 @@ from specsvc.domainmodel import Spec
 from specsvc.errors import SeparationOfDuties, ValidationError
 from specsvc.observability.logs import logged_command
 from specsvc.service import inputs
-from specsvc.service.resources import spec_resource
+from specsvc.service.resources import CommandResult, spec_resource
 from specsvc.spectypes import SpecTypeRegistry
 
 
@@ -41,7 +41,7 @@ class SpecCommands:
             reason=inputs.reason(reason, required=False),
         )
         position = self._app.create(spec)
-        return self._answer(spec, position)
+        return self._answer(spec, position, changed=True)
 
     @logged_command("update")
     def update_spec(
@@ -138,17 +138,17 @@ class SpecCommands:
     ) -> dict[str, Any]:
         if expected_revision is not None:
             inputs.positive_int(expected_revision, "expected_revision")
-        spec, position = self._app.change(
+        spec, position, changed = self._app.change(
             name,
             command,
             expected_version=expected_version,
             expected_revision=expected_revision,
         )
-        return self._answer(spec, position)
+        return self._answer(spec, position, changed=changed)
 
     @staticmethod
-    def _answer(spec: Spec, position: int) -> dict[str, Any]:
-        return {**spec_resource(spec), "position": position}
+    def _answer(spec: Spec, position: int, *, changed: bool) -> CommandResult:
+        return CommandResult({**spec_resource(spec), "position": position}, changed=changed)
 
     @staticmethod
     def _meta(actor: str, reason: str | None, correlation_id: str | None) -> dict[str, Any]:

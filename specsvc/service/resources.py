@@ -8,6 +8,18 @@ from specsvc.content import sha256_hex
 from specsvc.domainmodel import Spec
 
 
+class CommandResult(dict[str, Any]):
+    """A command's answer: the spec resource with its ``position``.
+
+    A plain dict to its callers; ``changed`` also tells whether the command recorded
+    an event, False when it had nothing to do (docs/behaviour.md, Lifecycle).
+    """
+
+    def __init__(self, resource: dict[str, Any], *, changed: bool):
+        super().__init__(resource)
+        self.changed = changed
+
+
 def spec_resource(spec: Spec) -> dict[str, Any]:
     return {
         "id": str(spec.id),

@@ -12,11 +12,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
+
+# A CLI run in this process: (exit code, stdout, stderr).
+CLI = Callable[..., tuple[int, str, str]]
 
 LISTENING = re.compile(r"REST API listening on (http://[0-9A-Za-z.:\[\]]+)")
 
@@ -55,13 +58,18 @@ class Server:
         return code
 
 
-def start(*args: str, env: dict[str, str] | None = None) -> Server:
+def start(
+    *args: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Server:
     process = subprocess.Popen(
         [sys.executable, "-m", "specsvc.cli", "serve", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=preexec_fn,
     )
     assert process.stderr is not None
     log: list[str] = []
@@ -87,8 +95,12 @@ def _keep_reading(process: subprocess.Popen[str], log: list[str]) -> None:
 
 
 @contextmanager
-def running(*args: str, env: dict[str, str] | None = None) -> Iterator[Server]:
-    server = start(*args, env=env)
+def running(
+    *args: str,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Server]:
+    server = start(*args, env=env, preexec_fn=preexec_fn)
     try:
         yield server
     finally:

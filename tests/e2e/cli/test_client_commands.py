@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import pty
@@ -12,14 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import specsvc.cli.rest_client
 from specsvc.cli import main
-from tests.support.processes import Server, running
+from tests.support.processes import CLI, Server, running
 
 RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
 ODD_YAML = (
@@ -31,30 +29,6 @@ ODD_YAML = (
 )
 
 
-CLI = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    db = str(tmp_path_factory.mktemp("client") / "specs.db")
-    with running("--db", db, "--rest-addr", "127.0.0.1:0") as serving:
-        yield serving
-
-
-@pytest.fixture
-def cli(
-    server: Server, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CLI]:
-    """``specsvc --url SERVER ARGV...`` in this process: (exit code, stdout, stderr)."""
-
-    def run(*argv: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-        if stdin is not None:
-            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        code = main(["--url", server.url, *argv])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
 
 
 def run_process(*argv: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:

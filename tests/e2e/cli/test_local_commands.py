@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from specsvc import SpecService
 from specsvc.cli import main
 from tests.support import ROOT
 
@@ -51,15 +52,30 @@ def test_validate_reports_unreadable_yaml(
 def test_validate_unknown_type(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "a.yaml"
     spec.write_text("a: 1\n")
-    assert main(["validate", str(spec), "--type", "nope"]) == 3
+    assert main(["validate", str(spec), "--type", "nope"]) == 4
     assert "TypeNotFound" in capsys.readouterr().err
 
 
 def test_status_reports_a_durable_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["status", "--db", str(tmp_path / "s.db")]) == 0
+    db = str(tmp_path / "s.db")
+    SpecService.open(db).close()
+    assert main(["status", "--db", db, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["storage"]["projections"]["synchronous"] == 2
     assert report["specs"] == 0
+    assert main(["status", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"events: {db} (wal, synchronous=2)"
+    assert "projections: caught up" in lines and "specs: 0" in lines
+
+
+def test_status_refuses_a_store_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "typo.db"
+    assert main(["status", "--db", str(typo)]) == 4
+    assert capsys.readouterr().err == f"StoreNotFound: no event store at {typo}\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_validate_checks_every_file_like_a_pre_commit_hook(

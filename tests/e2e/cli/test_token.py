@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -11,15 +11,11 @@ import pytest
 import yaml
 
 from specsvc.auth import Principal, TokenStore
-from specsvc.cli.token import add_token_command
+from specsvc.cli import main
 
 
 def run(argv: list[str]) -> int:
-    # Built the way specsvc/cli.py builds its parser, so the command behaves as it will there.
-    parser = argparse.ArgumentParser(prog="specsvc")
-    add_token_command(parser.add_subparsers(required=True, metavar="COMMAND"))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return main(argv)
 
 
 def test_token_new_prints_the_token_alone_then_its_yaml_entry(
@@ -69,9 +65,7 @@ def test_each_run_makes_a_different_token(capsys: pytest.CaptureFixture[str]) ->
 def test_bad_usage_exits_2_with_a_message(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with pytest.raises(SystemExit) as exited:
-        run(argv)
-    assert exited.value.code == 2
+    assert run(argv) == 2
     captured = capsys.readouterr()
     assert message in captured.err and captured.out == ""
 
@@ -84,7 +78,20 @@ def test_an_empty_name_is_refused_without_printing_a_token(
     assert captured.out == "" and "principal" in captured.err
 
 
-def test_the_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        run(["token", "new", "--help"])
+@pytest.mark.parametrize("argv", [["token", "--help"], ["token", "new", "--help"]])
+def test_the_help_shows_an_example(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(argv) == 0
     assert "example:\n  specsvc token new --name alice --role author" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_json_gives_the_token_and_its_entry(where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    command = ["token", "new", "--name", "alice", "--role", "reader"]
+    argv = ["--json", *command] if where == "before" else [*command, "--json"]
+    assert run(argv) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["entry"] == {
+        "principal": "alice",
+        "sha256": hashlib.sha256(printed["token"].encode()).hexdigest(),
+        "roles": ["reader"],
+    }

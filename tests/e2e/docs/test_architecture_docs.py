@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.support import ROOT
 
 DOC = (ROOT / "docs" / "architecture.md").read_text()
@@ -25,6 +27,7 @@ def test_arc42_sections_are_all_there() -> None:
     assert headings == [str(n) for n in range(1, 13)]
 
 
+@pytest.mark.system
 def test_diagrams_render_with_plantuml(tmp_path: Path) -> None:
     plantuml = shutil.which("plantuml")
     assert plantuml, "plantuml is required (.ci/run installs Debian's plantuml package)"

@@ -5,11 +5,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path, PurePosixPath
+
+import jwt
 
 from specsvc.config import Settings
 from tests.support import ROOT
@@ -79,18 +84,23 @@ def test_every_package_is_copied_and_every_variable_is_a_setting() -> None:
     assert {k for k in env() if k.startswith("SPECSVC_")} <= fields
 
 
-def test_the_image_settings_start_a_server_that_passes_its_healthcheck(tmp_path: Path) -> None:
+def image_settings(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The image's variables, with the paths a container would mount and free ports."""
+    return {
+        **{k: v for k, v in env().items() if k.startswith("SPECSVC_")},
+        "SPECSVC_DB": str(tmp_path / "specs.db"),
+        "SPECSVC_REST_ADDR": "0.0.0.0:0",
+        "SPECSVC_GRPC_ADDR": "0.0.0.0:0",
+        **extra,
+    }
+
+
+def test_the_image_with_a_tokens_file_passes_its_healthcheck(tmp_path: Path) -> None:
     token = "sst_container-token"
     tokens = tmp_path / "tokens.yaml"
     digest = hashlib.sha256(token.encode()).hexdigest()
     tokens.write_text(f"tokens:\n  - {{principal: ops, sha256: {digest}, roles: [admin]}}\n")
-    settings = {
-        **{k: v for k, v in env().items() if k.startswith("SPECSVC_")},
-        "SPECSVC_DB": str(tmp_path / "specs.db"),
-        "SPECSVC_AUTH_TOKENS_FILE": str(tokens),
-        "SPECSVC_REST_ADDR": "0.0.0.0:0",
-        "SPECSVC_GRPC_ADDR": "0.0.0.0:0",
-    }
+    settings = image_settings(tmp_path, SPECSVC_AUTH_TOKENS_FILE=str(tokens))
     with running(env=settings) as server:
         port = server.url.rsplit(":", 1)[1]
         probe = json.loads(one("HEALTHCHECK").split("CMD", 1)[1])
@@ -98,4 +108,36 @@ def test_the_image_settings_start_a_server_that_passes_its_healthcheck(tmp_path:
         probe[0] = sys.executable
         assert subprocess.run(probe, timeout=30, check=False).returncode == 0
         assert server.request("GET", "/v1/specs")[0] == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        assert server.request("GET", "/v1/specs", headers=headers)[0] == 200
         assert server.stop() == 0
+
+
+def test_the_image_with_only_a_jwt_key_starts(tmp_path: Path) -> None:
+    secret = secrets.token_bytes(32)
+    key = tmp_path / "jwt.key"
+    key.write_bytes(secret)
+    settings = image_settings(
+        tmp_path, SPECSVC_JWT_KEY_FILE=str(key), SPECSVC_JWT_ALGORITHM="HS256"
+    )
+    assert "SPECSVC_AUTH_TOKENS_FILE" not in settings
+    claims = {"sub": "ops", "roles": ["reader"], "exp": int(time.time()) + 600}
+    token = jwt.encode(claims, secret, algorithm="HS256")
+    with running(env=settings) as server:
+        assert server.request("GET", "/v1/specs")[0] == 401
+        headers = {"Authorization": f"Bearer {token}"}
+        assert server.request("GET", "/v1/specs", headers=headers)[0] == 200
+        assert server.stop() == 0
+
+
+def test_the_image_without_credentials_refuses_to_start_and_says_why(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "specsvc.cli", "serve"],
+        env={**os.environ, **image_settings(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "refusing to serve anonymous" in done.stderr and "--auth-tokens-file" in done.stderr
