@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import threading
 import time
+from collections.abc import Generator, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 from specsvc.cli.common import add_command
@@ -13,6 +17,7 @@ from specsvc.cli.rest_client import PAGE_SIZE, SpecClient
 from specsvc.cli.writes import client_for
 
 DEFAULT_INTERVAL = 0.5
+Events = Generator[dict[str, Any], None, None]
 
 
 def add_watch_command(commands: Any, options: Any) -> None:
@@ -39,25 +44,44 @@ def add_watch_command(commands: Any, options: Any) -> None:
 
 def watch_events(args: argparse.Namespace) -> int:
     """Print matching events until Ctrl-C or ``--max-events``; 0 either way."""
-    client = client_for(args)
-    remaining = args.max_events
-    try:
-        after = args.after if args.after is not None else _head(client)
-        wanted = _Filter(client, args.spec, args.types)
-        while remaining is None or remaining > 0:
-            page = client.events(after=after, spec=wanted.server_side_spec)
-            for event in filter(wanted, page["events"]):
+    if args.max_events is not None and args.max_events <= 0:
+        return 0
+    with _ctrl_c_stops():
+        events = _rest_events(args)
+        with closing(events):
+            for count, event in enumerate(events, start=1):
                 # Flushed per line, so that a pipe (| grep, | jq) sees each event as it comes.
                 print(json.dumps(event) if args.json_output else event_line(event), flush=True)
-                remaining = None if remaining is None else remaining - 1
-                if remaining == 0:
-                    return 0
-            after = page["next_after"]
-            if len(page["events"]) < PAGE_SIZE:
-                time.sleep(args.interval)
+                if count == args.max_events:
+                    break
+    return 0
+
+
+@contextmanager
+def _ctrl_c_stops() -> Iterator[None]:
+    """Ctrl-C ends the block quietly, even when SIGINT was inherited as ignored."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
     except KeyboardInterrupt:
         pass
-    return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _rest_events(args: argparse.Namespace) -> Events:
+    client = client_for(args)
+    after = args.after if args.after is not None else _head(client)
+    wanted = _Filter(client, args.spec, args.types)
+    while True:
+        page = client.events(after=after, spec=wanted.server_side_spec)
+        yield from filter(wanted, page["events"])
+        after = page["next_after"]
+        if len(page["events"]) < PAGE_SIZE:
+            time.sleep(args.interval)
 
 
 def _head(client: SpecClient) -> int:
