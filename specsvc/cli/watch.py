@@ -1,4 +1,9 @@
-"""``specsvc watch``: follow the audit log by polling ``GET /v1/events?after=``."""
+"""``specsvc watch``: follow the audit log, live over gRPC or by polling REST.
+
+With ``--grpc-url`` the events come from the ``WatchEvents`` stream
+(``specsvc.cli.grpc_watch``); without it, from polling ``GET /v1/events?after=``.
+Both print the same lines.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +12,17 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from typing import Any
 
 from specsvc.cli.common import add_command
+from specsvc.cli.grpc_watch import Events, follow
 from specsvc.cli.render import event_line
 from specsvc.cli.rest_client import PAGE_SIZE, SpecClient
 from specsvc.cli.writes import client_for
 
 DEFAULT_INTERVAL = 0.5
-Events = Generator[dict[str, Any], None, None]
 
 
 def add_watch_command(commands: Any, options: Any) -> None:
@@ -27,6 +32,7 @@ def add_watch_command(commands: Any, options: Any) -> None:
         "follow the audit log: one line per event as it commits; Ctrl-C stops (exit 0)",
         [
             "specsvc watch",
+            "specsvc watch --grpc-url 127.0.0.1:50051 --spec signup-rules",
             "specsvc watch --after 0 --spec signup-rules --json",
             "specsvc watch --type regex-rules --max-events 1",
         ],
@@ -36,8 +42,16 @@ def add_watch_command(commands: Any, options: Any) -> None:
         "--after", type=int, metavar="N", help="start after this position (default: from now)"
     )
     watch.add_argument("--spec", action="append", metavar="NAME", help="only these specs")
-    watch.add_argument("--type", action="append", dest="types", metavar="TYPE")
-    watch.add_argument("--interval", type=float, default=DEFAULT_INTERVAL, metavar="SECONDS")
+    watch.add_argument(
+        "--type", action="append", dest="types", metavar="TYPE", help="only specs of these types"
+    )
+    watch.add_argument(
+        "--interval",
+        type=float,
+        default=DEFAULT_INTERVAL,
+        metavar="SECONDS",
+        help="REST polling interval (not used with --grpc-url)",
+    )
     watch.add_argument("--max-events", type=int, metavar="N", help="stop after N events")
     watch.set_defaults(handler=watch_events)
 
@@ -47,7 +61,7 @@ def watch_events(args: argparse.Namespace) -> int:
     if args.max_events is not None and args.max_events <= 0:
         return 0
     with _ctrl_c_stops():
-        events = _rest_events(args)
+        events = _grpc_events(args) if args.grpc_url else _rest_events(args)
         with closing(events):
             for count, event in enumerate(events, start=1):
                 # Flushed per line, so that a pipe (| grep, | jq) sees each event as it comes.
@@ -70,6 +84,16 @@ def _ctrl_c_stops() -> Iterator[None]:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+
+
+def _grpc_events(args: argparse.Namespace) -> Events:
+    return follow(
+        args.grpc_url,
+        args.token,
+        after=args.after,
+        names=args.spec or [],
+        types=args.types or [],
+    )
 
 
 def _rest_events(args: argparse.Namespace) -> Events:
