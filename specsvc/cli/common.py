@@ -63,7 +63,7 @@ EXIT_CODES_HELP = "exit codes:\n" + "\n".join(
 
 
 def global_options(*, on_command: bool, client: bool = True) -> argparse.ArgumentParser:
-    """``--json`` (and ``--url``, ``--token``), accepted before and after the command.
+    """``--json`` (and ``--url``, ``--token``, ``--grpc-url``), before or after the command.
 
     On a command's parser they default to SUPPRESS, so that a value given before the
     command is not overwritten by the command parser's default.
@@ -83,6 +83,13 @@ def global_options(*, on_command: bool, client: bool = True) -> argparse.Argumen
             "--token",
             default=default(os.environ.get("SPECSVC_TOKEN") or None),
             help="bearer token (SPECSVC_TOKEN)",
+        )
+        options.add_argument(
+            "--grpc-url",
+            default=default(os.environ.get("SPECSVC_GRPC_URL") or None),
+            metavar="HOST:PORT",
+            help="gRPC API address: watch streams from it instead of polling REST"
+            " (SPECSVC_GRPC_URL)",
         )
     options.add_argument(
         "--json",
