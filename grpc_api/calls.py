@@ -22,7 +22,7 @@ import grpc
 from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PermissionDenied, SpecServiceError
-from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS
+from specsvc.observability.metrics import COMMANDS, bounded, observe_request
 
 logger = logging.getLogger(__name__)
 
@@ -173,8 +173,7 @@ def _observe(
     rpc: str, outcome: str, started: float, correlation_id: str, actor: str | None
 ) -> None:
     seconds = time.perf_counter() - started
-    REQUESTS.labels("grpc", rpc, "", outcome).inc()
-    LATENCY.labels("grpc", rpc, "", outcome).observe(seconds)
+    observe_request("grpc", bounded(rpc, ACTIONS), "", outcome, seconds)
     logger.info(
         "rpc",
         extra={

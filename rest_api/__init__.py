@@ -16,7 +16,7 @@ from rest_api.representations import JSONProvider
 from rest_api.specs import specs
 from specsvc import SpecService
 from specsvc.auth import Authenticator
-from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS
+from specsvc.observability.metrics import COMMANDS, http_labels, observe_request
 
 access = logging.getLogger("specsvc.access")
 
@@ -54,10 +54,8 @@ def _start_timer() -> None:
 def _finish(response: Response) -> Response:
     response.headers["X-Correlation-ID"] = g.get("correlation_id", "")
     route = request.url_rule.rule if request.url_rule else "unmatched"
-    status = str(response.status_code)
     seconds = time.perf_counter() - g.started
-    REQUESTS.labels("rest", route, request.method, status).inc()
-    LATENCY.labels("rest", route, request.method, status).observe(seconds)
+    observe_request("rest", *http_labels(route, request.method, response.status_code), seconds)
     principal = g.get("principal")
     access.info(
         "request",

@@ -80,6 +80,17 @@ class Settings:
         commands=("serve", "status", "validate"),
     )
     threads: int = setting(16, "request-handling threads per API")
+    max_connections: int = setting(
+        2000,
+        "open REST connections at most; past it new ones wait (put a reverse proxy in front"
+        " of an internet-facing server)",
+    )
+    request_header_timeout: float = setting(
+        10.0, "seconds a client has to send a request's headers before it is disconnected"
+    )
+    request_body_timeout: float = setting(
+        30.0, "seconds a client has to send a whole request before it is disconnected"
+    )
     sqlite_lock_timeout: int = setting(
         10,
         "seconds a writer waits for the SQLite lock before answering `Unavailable`",

@@ -143,23 +143,21 @@ def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], setting
 
 
 def _run_rest(app: Any, addr: tuple[str, int], settings: Settings) -> int:
-    from waitress.server import create_server
+    from rest_api.server import Limits, create_server
 
     host, port = addr
+    limits = Limits(
+        threads=settings.threads,
+        max_connections=settings.max_connections,
+        header_timeout=settings.request_header_timeout,
+        body_timeout=settings.request_body_timeout,
+        max_body_bytes=4 * settings.max_request_bytes,
+    )
     try:
-        server = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=settings.threads,
-            ident="specsvc",
-            # Waitress stops oversized bodies before buffering them; the app answers 413.
-            max_request_body_size=4 * settings.max_request_bytes,
-            clear_untrusted_proxy_headers=True,
-        )
+        server = create_server(app, host, port, limits)
     except OSError as error:
         raise _cannot_listen("--rest-addr", host, port, error) from None
-    bound_port = getattr(server, "effective_port", port)  # one listener: a TcpWSGIServer
+    bound_port = getattr(server, "effective_port", port)
     logger.info("REST API listening on http://%s:%s", _show(host), bound_port)
     server.run()  # returns after SIGTERM/SIGINT, once in-flight requests have finished
     return 0

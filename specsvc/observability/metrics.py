@@ -1,6 +1,13 @@
-"""Prometheus metrics shared by the adapters: requests, commands, projection lag."""
+"""Prometheus metrics shared by the adapters: requests, commands, projection lag.
+
+Every label value a client could choose is folded into a known set (anything else is
+``other``), so no request can add series: one series per value would let anyone grow
+the process and the scrape without bound.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -35,3 +42,25 @@ PROJECTION_HEALTHY = Gauge(
     "1 when the projections are caught up and their last run succeeded, else 0.",
     registry=REGISTRY,
 )
+
+OTHER = "other"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+HTTP_STATUSES = frozenset(
+    {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 410, 412, 413, 415, 422, 429, 431, 500, 503}
+)
+
+
+def bounded(value: str, known: Collection[str]) -> str:
+    """``value`` if it is one of ``known``, else ``other``."""
+    return value if value in known else OTHER
+
+
+def observe_request(api: str, route: str, method: str, status: str, seconds: float) -> None:
+    """Count and time one request; every label is already one of a known few values."""
+    REQUESTS.labels(api, route, method, status).inc()
+    LATENCY.labels(api, route, method, status).observe(seconds)
+
+
+def http_labels(route: str, method: str, status: int) -> tuple[str, str, str]:
+    """The route template (already bounded), method and status as bounded label values."""
+    return route, bounded(method, HTTP_METHODS), str(status) if status in HTTP_STATUSES else OTHER

@@ -2,12 +2,18 @@
 
 Patterns are RE2, so matching runs in time linear in the input whatever a spec
 author writes; backreferences and lookaround do not compile and are reported.
+
+RE2 keeps each compiled pattern's DFA cache for as long as the pattern lives, up to
+its ``max_mem``. Both are bounded here: a small ``max_mem`` per pattern (past it RE2
+falls back to its NFA, still linear, and on DFA-hostile patterns faster than a DFA
+that keeps running out of room), and a cache of compiled patterns bounded by count.
 """
 
 from __future__ import annotations
 
-import functools
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -21,8 +27,16 @@ MAX_NODES = 256
 _LISTS = ("all", "any")
 _COMBINE = {"all": all, "any": any, "not": lambda results: not results[0]}
 
+# Measured on 60 KB of DFA-hostile input (benchmarks/README.md, regex memory): 8 MiB
+# (RE2's default) kept ~3 MB per pattern and took 35 ms a search; 256 KiB kept ~150 KB
+# and took 12 ms.
+MAX_MEM_PER_PATTERN = 256 * 1024
+# At most this many compiled patterns live at once: at most 64 MiB of RE2 memory.
+CACHED_PATTERNS = 256
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would otherwise print every bad pattern to stderr
+_OPTIONS.max_mem = MAX_MEM_PER_PATTERN
 
 Node = dict[str, Any]
 
@@ -102,9 +116,36 @@ def _text(field: str, value: Any) -> str:
         raise ValidationError(message, errors=[problem]) from None
 
 
-@functools.lru_cache(maxsize=512)
+class PatternCache:
+    """Compiled patterns, least recently used evicted first, at most ``size`` of them."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._patterns: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, pattern: str) -> Any:
+        with self._lock:
+            compiled = self._patterns.get(pattern)
+            if compiled is not None:
+                self._patterns.move_to_end(pattern)
+                return compiled
+        compiled = re2.compile(pattern, _OPTIONS)  # raises re2.error for a bad pattern
+        with self._lock:
+            self._patterns[pattern] = compiled
+            while len(self._patterns) > self.size:
+                self._patterns.popitem(last=False)
+        return compiled
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+
+PATTERNS = PatternCache(CACHED_PATTERNS)
+
+
 def _compiled(pattern: str) -> Any:
-    return re2.compile(pattern, _OPTIONS)
+    return PATTERNS.get(pattern)
 
 
 def _compile_error(pattern: str) -> str | None:
