@@ -8,8 +8,17 @@ Neither knows about Flask or gRPC.
 
 from specsvc.auth.authenticator import Authenticator, bearer_token, www_authenticate
 from specsvc.auth.jwt_verifier import SUPPORTED_ALGORITHMS, JwtVerifier
-from specsvc.auth.roles import ACTIONS, ANONYMOUS, GRANTS, ROLES, Principal, authorize
-from specsvc.auth.tokens import TokenStore, new_token, token_entry
+from specsvc.auth.roles import (
+    ACTIONS,
+    ANONYMOUS,
+    GRANTS,
+    ROLES,
+    Principal,
+    authorize,
+    principal_problem,
+    same_person,
+)
+from specsvc.auth.tokens import TokenFile, TokenStore, new_token, token_entry
 
 __all__ = [
     "ACTIONS",
@@ -20,10 +29,13 @@ __all__ = [
     "Authenticator",
     "JwtVerifier",
     "Principal",
+    "TokenFile",
     "TokenStore",
     "authorize",
     "bearer_token",
     "new_token",
+    "principal_problem",
+    "same_person",
     "token_entry",
     "www_authenticate",
 ]

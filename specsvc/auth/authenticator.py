@@ -6,7 +6,7 @@ import re
 
 from specsvc.auth.jwt_verifier import JwtVerifier, invalid_token
 from specsvc.auth.roles import ANONYMOUS, Principal
-from specsvc.auth.tokens import TokenStore
+from specsvc.auth.tokens import TokenFile, TokenStore
 from specsvc.config import Settings
 from specsvc.errors import Unauthenticated
 
@@ -19,7 +19,9 @@ RFC6750_ERRORS = frozenset({"invalid_request", "invalid_token", "insufficient_sc
 class Authenticator:
     """Bearer tokens from a TokenStore and/or JWTs; anonymous when neither is set."""
 
-    def __init__(self, tokens: TokenStore | None = None, jwt: JwtVerifier | None = None):
+    def __init__(
+        self, tokens: TokenStore | TokenFile | None = None, jwt: JwtVerifier | None = None
+    ):
         self._tokens = tokens
         self._jwt = jwt
 
@@ -28,7 +30,7 @@ class Authenticator:
         """Load the tokens file and the JWT key that ``settings`` name, if any."""
         tokens = None
         if settings.auth_tokens_file:
-            tokens = TokenStore.from_file(settings.auth_tokens_file)
+            tokens = TokenFile(settings.auth_tokens_file)
         verifier = None
         if settings.jwt_key_file:
             verifier = JwtVerifier.from_file(
@@ -38,6 +40,10 @@ class Authenticator:
                 settings.jwt_audience,
             )
         return cls(tokens, verifier)
+
+    def reload_tokens(self) -> bool:
+        """Read the tokens file again now (SIGHUP); True when new tokens apply."""
+        return isinstance(self._tokens, TokenFile) and self._tokens.reload()
 
     @property
     def anonymous(self) -> bool:

@@ -10,8 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from jwt.algorithms import get_default_algorithms
 from jwt.types import Options
 
-from specsvc.auth.roles import Principal, parse_roles
-from specsvc.content import is_text
+from specsvc.auth.roles import Principal, parse_roles, principal_problem
 from specsvc.errors import Unauthenticated
 
 SUPPORTED_ALGORITHMS = ("HS256", "RS256")
@@ -79,10 +78,6 @@ class JwtVerifier:
         return _principal(claims)
 
 
-# Principals are recorded as the actor of events; the application accepts up to 256.
-MAX_SUBJECT = 256
-
-
 def invalid_token(reason: str) -> Unauthenticated:
     return Unauthenticated(
         "the bearer token is invalid", details={"error": "invalid_token", "reason": reason}
@@ -116,10 +111,9 @@ def _reason(error: Exception) -> str:
 
 def _principal(claims: dict[str, Any]) -> Principal:
     subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.strip():
-        raise invalid_token("sub must be a non-empty string")
-    if len(subject) > MAX_SUBJECT or not is_text(subject):
-        raise invalid_token(f"sub must be valid text of at most {MAX_SUBJECT} characters")
+    problem = principal_problem(subject)
+    if problem is not None:
+        raise invalid_token(f"sub {problem}")
     try:
         return Principal(subject, parse_roles(claims.get("roles")))
     except ValueError:

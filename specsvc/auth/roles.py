@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from specsvc.errors import PermissionDenied
+
+MAX_PRINCIPAL = 256
 
 ROLES = ("reader", "author", "publisher", "admin")
 ACTIONS = ("read", "create", "update", "publish", "deprecate", "delete", "operate")
@@ -28,6 +31,35 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous", frozenset(ROLES))
+
+
+def principal_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a principal, or None.
+
+    A principal is recorded as the actor of events and printed in logs, so it may not
+    hold control, format (bidi overrides, zero-width) or line-separator characters: they
+    would let one identity forge log lines or pass itself off as another.
+    """
+    if not isinstance(name, str) or not name.strip():
+        return "must be a non-empty string"
+    if len(name) > MAX_PRINCIPAL:
+        return f"must be at most {MAX_PRINCIPAL} characters"
+    for character in name:
+        category = unicodedata.category(character)
+        if category[0] == "C" or category in ("Zl", "Zp"):
+            return f"must not contain the character U+{ord(character):04X} ({category})"
+    return None
+
+
+def same_person(first: str, second: str) -> bool:
+    """Do two principal names stand for one person? (docs/behaviour.md, Authentication
+    and roles): compared after NFKC normalisation and case folding, so ``AP``, ``ap``
+    and ``ap`` written in full-width letters are one person."""
+    return canonical(first) == canonical(second)
+
+
+def canonical(name: str) -> str:
+    return unicodedata.normalize("NFKC", name).casefold()
 
 
 def authorize(principal: Principal, action: str) -> None:

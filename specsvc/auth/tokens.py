@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from specsvc.auth.roles import Principal, parse_roles
+from specsvc.auth.roles import Principal, parse_roles, principal_problem
+
+logger = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "sst_"
 ENTRY_KEYS = frozenset({"principal", "sha256", "roles"})
@@ -89,8 +94,65 @@ def _check_entry(raw: Any) -> tuple[str, Principal]:
     if set(raw) != ENTRY_KEYS:
         raise ValueError(f"keys must be exactly {sorted(ENTRY_KEYS)}, not {sorted(map(str, raw))}")
     name, digest = raw["principal"], raw["sha256"]
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError("principal must be a non-empty string")
+    problem = principal_problem(name)
+    if problem is not None:
+        raise ValueError(f"principal {problem}")
     if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
         raise ValueError("sha256 must be 64 lowercase hex digits")
     return digest, Principal(name, parse_roles(raw["roles"]))
+
+
+class TokenFile:
+    """A tokens file that is read again when it changes, so revoking a token needs no
+    restart. A file that no longer loads keeps the tokens in force and logs why."""
+
+    # How often, at most, a request looks at the file's modification time.
+    CHECK_SECONDS = 1.0
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._store = TokenStore.from_file(self.path)
+        self._seen = self._stamp()
+        self._checked = time.monotonic()
+        self._lock = threading.Lock()
+
+    def authenticate(self, token: str) -> Principal | None:
+        if time.monotonic() - self._checked >= self.CHECK_SECONDS:
+            self.reload_if_changed()
+        return self._store.authenticate(token)
+
+    def reload_if_changed(self) -> bool:
+        """Read the file again if it changed since last read; True when new tokens apply."""
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = self._stamp()
+            if stamp == self._seen:
+                return False
+            self._seen = stamp
+            return self._reload()
+
+    def reload(self) -> bool:
+        """Read the file again now (SIGHUP); True when new tokens apply."""
+        with self._lock:
+            self._seen = self._stamp()
+            return self._reload()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def _reload(self) -> bool:
+        try:
+            store = TokenStore.from_file(self.path)
+        except (OSError, ValueError) as error:
+            logger.error("tokens file not reloaded, the previous tokens stay in force: %s", error)
+            return False
+        self._store = store  # one assignment: a request sees the old tokens or the new ones
+        logger.info("tokens file reloaded: %d tokens", len(store))
+        return True
+
+    def _stamp(self) -> tuple[int, int, int] | None:
+        try:
+            status = self.path.stat()
+        except OSError:
+            return None
+        return status.st_mtime_ns, status.st_size, status.st_ino

@@ -63,6 +63,8 @@ def serve(settings: Settings) -> int:
             "no authentication configured: every request runs as 'anonymous' "
             "with every role (loopback only)"
         )
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: authenticator.reload_tokens())
     service = open_store(settings)
     grpc_server = None
     try:

@@ -45,13 +45,31 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
+    """One readable line per record; whatever a client chose (a spec name, a method, a
+    principal) is escaped, so no value can start a line of its own or hide text."""
+
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape(super().formatMessage(record))
+
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{f}={getattr(record, f)}" for f in FIELDS if hasattr(record, f))
+        fields = " ".join(
+            f"{f}={escape(str(getattr(record, f)))}" for f in FIELDS if hasattr(record, f)
+        )
         text = super().format(record)
         return f"{text} {fields}" if fields else text
+
+
+def escape(text: str) -> str:
+    """Control, format and line-separator characters as ``\\xNN`` / ``\\uNNNN``."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else character.encode("unicode_escape").decode()
+        for character in text
+    )
 
 
 commands_log = logging.getLogger("specsvc.commands")

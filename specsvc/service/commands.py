@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from specsvc.application import SpecApplication
+from specsvc.auth import same_person
 from specsvc.config import Settings
 from specsvc.content import ParsedContent, parse_content
 from specsvc.domainmodel import Spec
@@ -177,7 +178,7 @@ class SpecCommands:
 
     def _check_four_eyes(self, spec: Spec, version: int, publisher: str) -> None:
         author = self._app.content_event(spec, version).actor
-        if author == publisher:
+        if same_person(author, publisher):
             raise SeparationOfDuties(
                 f"{publisher!r} wrote version {version} of {spec.name!r} and may not publish it",
                 details={"name": spec.name, "version": version, "author": author},

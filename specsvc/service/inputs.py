@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+from specsvc.auth import principal_problem
 from specsvc.content import is_text
 from specsvc.errors import BadRequest, SpecNotFound, ValidationError
 from specsvc.spectypes import SpecTypeRegistry
@@ -71,8 +72,13 @@ def reason(value: Any, *, required: bool) -> str | None:
 
 
 def actor(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > 256 or not is_text(value):
-        raise ValidationError("an actor (the authenticated principal) is required")
+    """The actor to record: a principal name as authentication would accept it."""
+    problem = principal_problem(value)  # lone surrogates are category Cs: refused too
+    if problem is not None:
+        raise ValidationError(
+            f"the actor (the authenticated principal) {problem}",
+            errors=[{"path": "/actor", "message": problem}],
+        )
     return value
 
 
