@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from rest_api import create_app
+from rest_api.bodies import BODIES, Presence
 from rest_api.errors import HTTP_STATUS
 from specsvc import SpecService
 from specsvc.auth import Authenticator, TokenStore
@@ -111,6 +112,33 @@ def test_document_and_routes_match(app: Flask, document: dict[str, Any]) -> None
         path: {method.upper() for method in item} for path, item in document["paths"].items()
     }
     assert documented == routes
+
+
+def test_request_schemas_say_what_the_body_declarations_say(
+    app: Flask, document: dict[str, Any]
+) -> None:
+    """One declaration per body (rest_api.bodies); the document must not drift from it."""
+    schemas = document["components"]["schemas"]
+    documented_bodies = set()
+    for rule in app.url_map.iter_rules():
+        for method in set(rule.methods or ()) - AUTOMATIC_METHODS:
+            operation = document["paths"][openapi_path(rule.rule)][method.lower()]
+            if "requestBody" not in operation:
+                assert rule.endpoint not in BODIES, rule.endpoint
+                continue
+            documented_bodies.add(rule.endpoint)
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            schema = schemas[ref.rsplit("/", 1)[1]]
+            declared = BODIES[rule.endpoint]
+            assert set(schema["properties"]) == set(declared), rule.endpoint
+            needed = {n for n, f in declared.items() if f.presence is not Presence.OPTIONAL}
+            assert set(schema["required"]) == needed, rule.endpoint
+            for name, field in declared.items():
+                kind = schemas["SpecName"]["type"] if name == "name" else field.kind
+                wanted = kind if field.presence is not Presence.OPTIONAL else [kind, "null"]
+                got = schema["properties"][name].get("type", kind)
+                assert got == wanted, (rule.endpoint, name)
+    assert documented_bodies == set(BODIES)
 
 
 def test_every_v1_operation_needs_a_bearer_token(document: dict[str, Any]) -> None:
