@@ -18,7 +18,7 @@ RFC3339 = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 MAX_QUERY_VALUE = 512
-JSON_TYPES = {"string": str, "integer": int, "object": dict}
+JSON_TYPES = {"string": str, "object": dict}
 
 
 def read_body() -> bytes:
@@ -57,9 +57,10 @@ def json_body() -> dict[str, Any]:
 def _field(name: str, field: Field, value: Any) -> Any:
     if value is None and field.presence is not Presence.REQUIRED:
         return None
-    if value is None or not _is_a(value, field.kind):
+    read = _as_kind(value, field.kind) if value is not None else None
+    if read is None:
         raise BadRequest(_wrong_type(name, field), details={"field": name, "expected": field.kind})
-    return value
+    return read
 
 
 def _wrong_type(name: str, field: Field) -> str:
@@ -100,10 +101,23 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_a(value: Any, kind: str) -> bool:
-    if kind == "integer" and isinstance(value, bool):
-        return False
-    return isinstance(value, JSON_TYPES[kind])
+def _as_kind(value: Any, kind: str) -> Any:
+    """``value`` read as a JSON ``kind``, or None when it is not one."""
+    if kind == "integer":
+        return _integer(value)
+    return value if isinstance(value, JSON_TYPES[kind]) else None
+
+
+def _integer(value: Any) -> int | None:
+    # JSON has one kind of number: 7778.0 is the integer 7778, as OpenAPI 3.1's integer
+    # says. A boolean is never one, though Python counts it as an int.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # never NaN or an infinity
+        return int(value)
+    return None
 
 
 def query(allowed: Mapping[str, str]) -> dict[str, Any]:

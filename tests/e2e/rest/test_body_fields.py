@@ -163,3 +163,48 @@ def test_a_reason_of_the_wrong_type_is_400(seeded: Api, path: str) -> None:
         "reason must be a JSON string",
         "reason",
     )
+
+
+# --- integers: JSON has one number type, so 7778.0 is the integer 7778 --------------------
+
+
+def test_integral_numbers_are_accepted_as_integers(seeded: Api) -> None:
+    updated = seeded.ok(seeded.update("demo", "a: 2\n", expected_version=1.0))
+    assert updated["version"] == 2
+    published = seeded.ok(seeded.command("demo", "publish", version=2.0))
+    assert published["published_version"] == 2
+    path = "/v1/specs/rules/evaluate"
+    outcome = seeded.ok(seeded.post(path, json={"input": {}, "version": 1.0}))
+    assert outcome["version"] == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code", "message"),
+    [
+        (b'{"reason": "r", "version": 7778.0}', 404, "VersionNotFound", "has no version 7778"),
+        (b'{"reason": "r", "version": 7.778e3}', 404, "VersionNotFound", "has no version 7778"),
+        (b'{"reason": "r", "version": 1.5}', 400, "BadRequest", "version must be a JSON integer"),
+        (b'{"reason": "r", "version": 1e-3}', 400, "BadRequest", "version must be a JSON integer"),
+        (b'{"reason": "r", "version": 1e400}', 400, "BadRequest", "version must be a JSON integer"),
+        (b'{"reason": "r", "version": true}', 400, "BadRequest", "version must be a JSON integer"),
+        (b'{"reason": "r", "version": false}', 400, "BadRequest", "version must be a JSON integer"),
+    ],
+    ids=["7778.0", "7.778e3", "1.5", "1e-3", "1e400", "true", "false"],
+)
+def test_only_integral_numbers_are_integers(
+    seeded: Api, raw: bytes, status: int, code: str, message: str
+) -> None:
+    before = seeded.events()
+    response = seeded.post("/v1/specs/demo/publish", data=raw, content_type="application/json")
+    error = assert_error(response, status, code)
+    assert message in error["message"]
+    assert seeded.events() == before
+
+
+def test_an_integral_expected_version_that_differs_is_a_mismatch_naming_the_integer(
+    seeded: Api,
+) -> None:
+    raw = b'{"content": "a: 2", "reason": "r", "expected_version": 5.0}'
+    response = seeded.put("/v1/specs/demo/content", data=raw, content_type="application/json")
+    error = assert_error(response, 409, "VersionMismatch")
+    assert error["message"].endswith("not 5")
