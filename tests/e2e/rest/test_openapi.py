@@ -20,6 +20,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
@@ -41,6 +42,8 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
+    # An operation that declares a security requirement must refuse a request without it.
+    ignored_auth,
 ]
 
 
@@ -141,7 +144,20 @@ def test_request_schemas_say_what_the_body_declarations_say(
     assert documented_bodies == set(BODIES)
 
 
-def test_every_v1_operation_needs_a_bearer_token(document: dict[str, Any]) -> None:
+READER_TOKEN = "reader-token-for-tests"
+READER = {"principal": "rita", "sha256": sha256_hex(READER_TOKEN), "roles": ["reader"]}
+
+
+def document_of(app: Flask) -> dict[str, Any]:
+    body: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    validate(body, cls=OpenAPIV31SpecValidator)
+    return body
+
+
+def test_every_v1_operation_needs_a_bearer_token_when_auth_is_configured(
+    seeded: Callable[[], SpecService],
+) -> None:
+    document = document_of(create_app(seeded(), Authenticator(TokenStore([READER]))))
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert document["security"] == [{"bearerAuth": []}]
@@ -152,6 +168,23 @@ def test_every_v1_operation_needs_a_bearer_token(document: dict[str, Any]) -> No
             public = operation.get("security") == []
             assert public != path.startswith("/v1/"), (method, path)
             assert public or "401" in operation["responses"], (method, path)
+
+
+@pytest.mark.parametrize(
+    "authenticator", [None, Authenticator(None, None)], ids=["no-authenticator", "empty"]
+)
+def test_an_anonymous_server_declares_no_security_and_no_401(
+    seeded: Callable[[], SpecService], authenticator: Authenticator | None
+) -> None:
+    document = document_of(create_app(seeded(), authenticator))
+    assert "security" not in document
+    assert "securitySchemes" not in document["components"]
+    assert "Unauthenticated" not in document["components"]["responses"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("security", []) == [], (method, path)
+            assert "401" not in operation["responses"], (method, path)
+    assert "anonymous" in document["info"]["description"]
 
 
 def test_error_codes_and_statuses_match_the_app(document: dict[str, Any]) -> None:
@@ -197,7 +230,41 @@ def test_app_conforms_to_its_document(
     case.call_and_validate(checks=CHECKS)
 
 
-READER_TOKEN = "reader-token-for-tests"
+ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN = {"principal": "ada", "sha256": sha256_hex(ADMIN_TOKEN), "roles": ["admin"]}
+
+
+@pytest.fixture
+def authenticated_app(seeded: Callable[[], SpecService]) -> Flask:
+    return create_app(seeded(), Authenticator(TokenStore([READER, ADMIN])))
+
+
+@pytest.fixture
+def authenticated_schema(authenticated_app: Flask, request: pytest.FixtureRequest) -> Any:
+    if not hasattr(request.node, "_nodeid"):  # as in api_schema
+        request.node._nodeid = request.node.nodeid
+    return schemathesis.openapi.from_wsgi("/openapi.json", authenticated_app)
+
+
+authenticated = schemathesis.pytest.from_fixture("authenticated_schema")
+
+
+@authenticated.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_app_with_authentication_conforms_to_its_document(
+    case: schemathesis.Case, authenticated_app: Flask, seeded: Callable[[], SpecService]
+) -> None:
+    """The same run with tokens configured: ignored_auth now probes every secured operation."""
+    if authenticated_app.config.get("TEST_OPERATION") != case.operation.label:
+        authenticated_app.config["TEST_OPERATION"] = case.operation.label
+        authenticated_app.extensions["specsvc"] = seeded()
+    case.call_and_validate(checks=CHECKS, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 @pytest.mark.parametrize(
@@ -218,8 +285,7 @@ def test_responses_with_tokens_conform(
     kwargs: dict[str, Any],
     status: int,
 ) -> None:
-    entry = {"principal": "rita", "sha256": sha256_hex(READER_TOKEN), "roles": ["reader"]}
-    app = create_app(seeded(), Authenticator(TokenStore([entry])))
+    app = create_app(seeded(), Authenticator(TokenStore([READER])))
     loaded = schemathesis.openapi.from_wsgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {READER_TOKEN}"} if status != 401 else {}
     headers.update(kwargs.pop("headers", {}))
