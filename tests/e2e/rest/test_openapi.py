@@ -18,6 +18,7 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.media_types import YAML_MEDIA_TYPES
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     ignored_auth,
@@ -45,6 +46,12 @@ CHECKS = [
     # An operation that declares a security requirement must refuse a request without it.
     ignored_auth,
 ]
+
+
+@schemathesis.deserializer(*YAML_MEDIA_TYPES)
+def yaml_as_text(ctx: Any, response: Any) -> str:
+    """A spec's YAML is served verbatim and documented as text, so read it as text."""
+    return str(response.content.decode(response.encoding or "utf-8"))
 
 
 def seed(service: SpecService) -> None:
@@ -185,6 +192,18 @@ def test_an_anonymous_server_declares_no_security_and_no_401(
             assert operation.get("security", []) == [], (method, path)
             assert "401" not in operation["responses"], (method, path)
     assert "anonymous" in document["info"]["description"]
+
+
+def test_raw_representations_are_described_as_text(document: dict[str, Any]) -> None:
+    raw = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for response in operation["responses"].values():
+                for media, content in response.get("content", {}).items():
+                    if media in ("application/yaml", "text/x-diff"):
+                        raw.append(media)
+                        assert content["schema"]["type"] == "string", (method, path, media)
+    assert sorted(raw) == ["application/yaml", "application/yaml", "text/x-diff"]
 
 
 def test_error_codes_and_statuses_match_the_app(document: dict[str, Any]) -> None:
