@@ -1,17 +1,23 @@
-"""One table from error code to gRPC status, sent as rich status with ErrorInfo."""
+"""One table from error code to gRPC status, sent as rich status: ErrorInfo first, and
+for a ValidationError a google.rpc.BadRequest listing its problems."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from specsvc.errors import SpecServiceError
+from specsvc.errors import SpecServiceError, ValidationError
 
 DOMAIN = "specsvc"
+# The status travels base64 in one trailer, under gRPC's default 8 KiB metadata limit
+# (a client refuses more); the ErrorInfo may take 4 KiB of it, the violations 1 KiB.
+MAX_VIOLATIONS_BYTES = 1024
 
 GRPC_STATUS: dict[str, grpc.StatusCode] = {
     "BadRequest": grpc.StatusCode.INVALID_ARGUMENT,
@@ -35,15 +41,14 @@ GRPC_STATUS: dict[str, grpc.StatusCode] = {
 }
 
 
-def rich_status(code: str, message: str, metadata: dict[str, str]) -> grpc.Status:
-    """The gRPC status for an error code, its ErrorInfo carrying the code as ``reason``."""
+def rich_status(code: str, message: str, metadata: dict[str, str], *more: Message) -> grpc.Status:
+    """The gRPC status for an error code: first an ErrorInfo carrying the code as
+    ``reason`` (clients read details[0]), then ``more`` details."""
     info = error_details_pb2.ErrorInfo(reason=code, domain=DOMAIN, metadata=metadata)
-    detail = any_pb2.Any()
-    detail.Pack(info)
     status = status_pb2.Status(
         code=getattr(code_pb2, GRPC_STATUS[code].name),
         message=message,
-        details=[detail],
+        details=[_packed(detail) for detail in (info, *more)],
     )
     return rpc_status.to_status(status)
 
@@ -53,7 +58,32 @@ def status_of(error: SpecServiceError, correlation_id: str) -> grpc.Status:
     metadata = {"correlation_id": correlation_id}
     for key, value in error.details.items():
         metadata[key] = value if isinstance(value, str) else _text(value)
-    return rich_status(error.code, error.message, metadata)
+    more = [_field_violations(error.errors)] if isinstance(error, ValidationError) else []
+    return rich_status(error.code, error.message, metadata, *more)
+
+
+def _field_violations(problems: list[dict[str, Any]]) -> error_details_pb2.BadRequest:
+    """Validation problems as google.rpc.BadRequest, the detail gRPC clients know for them.
+
+    Bounded: the last violation says how many problems did not fit.
+    """
+    detail = error_details_pb2.BadRequest()
+    for index, problem in enumerate(problems):
+        detail.field_violations.add(
+            field=str(problem.get("path", "")), description=str(problem.get("message", ""))
+        )
+        if detail.ByteSize() > MAX_VIOLATIONS_BYTES:
+            del detail.field_violations[-1]
+            left = len(problems) - index
+            detail.field_violations.add(description=f"{left} more problems not listed here")
+            break
+    return detail
+
+
+def _packed(detail: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)
+    return packed
 
 
 def _text(value: object) -> str:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from grpc_api.calls import SERVICE, AuthInterceptor
 from grpc_api.protos.specsvc.v1 import spec_service_pb2, spec_service_pb2_grpc
+from grpc_api.reflection import enable_reflection
 from grpc_api.servicer import SpecServicer
 from grpc_api.watch import Broadcaster
 from specsvc import SpecService
@@ -71,9 +71,8 @@ def create_server(
     names = (
         spec_service_pb2.DESCRIPTOR.services_by_name["SpecService"].full_name,
         health.SERVICE_NAME,
-        reflection.SERVICE_NAME,
     )
-    reflection.enable_server_reflection(names, server)
+    enable_reflection(server, names)
     port = server.add_insecure_port(address)
     if port == 0:
         raise OSError(f"cannot listen on {address}")

@@ -12,6 +12,7 @@ from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc
 from grpc_api.watch import Broadcaster
 from specsvc import SpecService
+from specsvc.errors import BadRequest
 
 
 class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
@@ -111,6 +112,13 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
         return to_message(result, pb.ValidateSpecResponse)
 
     def EvaluateSpec(self, request: pb.EvaluateSpecRequest, context: Any) -> Any:
+        if not request.HasField("input"):
+            # As over REST, where a missing input is refused: an unset Struct is not an
+            # empty mapping, which a client sends as an empty Struct.
+            raise BadRequest(
+                "input is required and must be a JSON object (a Struct)",
+                details={"field": "input"},
+            )
         result = self._service.evaluate(
             request.name, struct_to_dict(request.input), version=optional(request, "version")
         )

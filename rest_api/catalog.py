@@ -26,5 +26,5 @@ def get_type(name: str) -> Any:
 
 @catalog.post("/validate")
 def validate() -> Any:
-    body = json_body({"type": "string", "content": "string"})
+    body = json_body()
     return service().validate(body["type"], body["content"])

@@ -18,11 +18,14 @@ from specsvc import __version__
 
 DESCRIPTION = """Versioned, event-sourced YAML specs with a complete audit trail.
 
-Every /v1 operation needs `Authorization: Bearer <token>` (401 with `WWW-Authenticate`
-otherwise; a server without auth configured runs everyone as `anonymous` with every role).
-Errors share one body: `{"error": {"code", "message", "details"}, "correlation_id"}`.
+{auth}
+Errors share one body: `{{"error": {{"code", "message", "details"}}, "correlation_id"}}`.
 Writes accept `If-Match: "<revision>"` (412 when it differs); timestamps are RFC 3339 in UTC.
 """
+BEARER = """Every /v1 operation needs `Authorization: Bearer <token>` (401 with `WWW-Authenticate`
+otherwise)."""
+ANONYMOUS = """This server runs without authentication: every request runs as `anonymous` with every
+role, and no request is refused for its credentials."""
 
 TAGS = [
     {"name": "specs", "description": "specs, their lifecycle commands, versions and history"},
@@ -32,8 +35,32 @@ TAGS = [
 ]
 
 
-def openapi_document() -> dict[str, Any]:
-    """A fresh copy of the document, so a caller may change it without harm."""
+def openapi_document(*, anonymous: bool = False) -> dict[str, Any]:
+    """A fresh copy of the document, so a caller may change it without harm.
+
+    ``anonymous`` describes a server without authentication: it declares no security
+    requirement and no 401, since clients and fuzzers would expect refusals that never come.
+    """
+    document = _document()
+    if anonymous:
+        _without_auth(document)
+    document["info"]["description"] = DESCRIPTION.format(auth=ANONYMOUS if anonymous else BEARER)
+    return document
+
+
+def _without_auth(document: dict[str, Any]) -> None:
+    del document["security"]
+    components = document["components"]
+    del components["securitySchemes"]
+    del components["responses"]["Unauthenticated"]
+    del components["headers"]["WWW-Authenticate"]
+    for item in document["paths"].values():
+        for operation in item.values():
+            operation.pop("security", None)
+            operation["responses"].pop("401", None)
+
+
+def _document() -> dict[str, Any]:
     return copy.deepcopy(
         {
             "openapi": "3.1.0",
@@ -41,7 +68,6 @@ def openapi_document() -> dict[str, Any]:
             "info": {
                 "title": "Spec Service",
                 "version": __version__,
-                "description": DESCRIPTION,
                 "license": {"name": "MIT", "identifier": "MIT"},
             },
             "tags": TAGS,

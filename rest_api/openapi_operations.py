@@ -15,7 +15,7 @@ V1_ERRORS = (400, 401, 403, 503)
 # Every operation with a JSON body: too large, not JSON, not the body's schema.
 BODY_ERRORS = (413, 415, 422)
 WRITE_ERRORS = (*BODY_ERRORS, 404, 409, 412)
-RAW_YAML = {"type": "object", "description": "the content verbatim, as application/yaml"}
+RAW_YAML = {"type": "string", "description": "the content verbatim, as application/yaml"}
 
 
 def operation(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from rest_api.context import service
 from rest_api.openapi import openapi_document
+from specsvc.auth import Authenticator
 from specsvc.errors import SpecServiceError
 from specsvc.observability.metrics import PROJECTION_HEALTHY, PROJECTION_LAG, REGISTRY
 
@@ -46,4 +47,5 @@ def metrics() -> Response:
 
 @operations.get("/openapi.json")
 def openapi() -> Any:
-    return openapi_document()
+    authenticator: Authenticator = current_app.extensions["specsvc.auth"]
+    return openapi_document(anonymous=authenticator.anonymous)

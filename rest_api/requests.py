@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from flask import current_app, request
 
+from rest_api.bodies import BODIES, Field, Presence
 from specsvc.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 
 RFC3339 = re.compile(
@@ -18,7 +18,7 @@ RFC3339 = re.compile(
     r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 MAX_QUERY_VALUE = 512
-JSON_TYPES = {"string": str, "integer": int, "object": dict}
+JSON_TYPES = {"string": str, "object": dict}
 
 
 def read_body() -> bytes:
@@ -34,11 +34,14 @@ def read_body() -> bytes:
     return data
 
 
-def json_body(fields: Mapping[str, str]) -> defaultdict[str, Any]:
-    """A JSON object whose keys are all in ``fields`` (name -> JSON type), types checked.
+def json_body() -> dict[str, Any]:
+    """The current endpoint's JSON body, read as ``bodies.BODIES`` declares it.
 
-    Absent fields read as None; the application decides which are required.
+    Every declared field is in the answer, None when absent or null; unknown fields, and
+    fields missing, null or of the wrong JSON type where the declaration forbids it, are
+    BadRequest naming the field.
     """
+    fields = BODIES[str(request.endpoint)]
     if request.mimetype != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
     charset = request.mimetype_params.get("charset", "utf-8").lower()
@@ -48,10 +51,25 @@ def json_body(fields: Mapping[str, str]) -> defaultdict[str, Any]:
     unknown = sorted(set(body) - set(fields))
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(unknown)}", details={"fields": unknown})
-    for name, value in body.items():
-        if value is not None and not _is_a(value, fields[name]):
-            raise BadRequest(f"{name} must be a JSON {fields[name]}", details={"field": name})
-    return defaultdict(lambda: None, body)
+    return {name: _field(name, field, body.get(name)) for name, field in fields.items()}
+
+
+def _field(name: str, field: Field, value: Any) -> Any:
+    if value is None and field.presence is not Presence.REQUIRED:
+        return None
+    read = _as_kind(value, field.kind) if value is not None else None
+    if read is None:
+        raise BadRequest(_wrong_type(name, field), details={"field": name, "expected": field.kind})
+    return read
+
+
+def _wrong_type(name: str, field: Field) -> str:
+    # Names the field and the JSON type it needs; never echoes the value sent.
+    if field.presence is Presence.REQUIRED:
+        return f"{name} is required and must be a JSON {field.kind}"
+    if field.presence is Presence.OPTIONAL:
+        return f"{name} must be a JSON {field.kind} or null"
+    return f"{name} must be a JSON {field.kind}"
 
 
 def _parse_json(raw: bytes) -> dict[str, Any]:
@@ -83,10 +101,23 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _is_a(value: Any, kind: str) -> bool:
-    if kind == "integer" and isinstance(value, bool):
-        return False
-    return isinstance(value, JSON_TYPES[kind])
+def _as_kind(value: Any, kind: str) -> Any:
+    """``value`` read as a JSON ``kind``, or None when it is not one."""
+    if kind == "integer":
+        return _integer(value)
+    return value if isinstance(value, JSON_TYPES[kind]) else None
+
+
+def _integer(value: Any) -> int | None:
+    # JSON has one kind of number: 7778.0 is the integer 7778, as OpenAPI 3.1's integer
+    # says. A boolean is never one, though Python counts it as an int.
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():  # never NaN or an infinity
+        return int(value)
+    return None
 
 
 def query(allowed: Mapping[str, str]) -> dict[str, Any]:

@@ -20,8 +20,6 @@ from specsvc.errors import BadRequest
 
 specs = Blueprint("specs", __name__, url_prefix="/v1/specs")
 
-REASON = {"reason": "string"}
-
 
 def _with_etag(spec: dict[str, Any], status: int = 200) -> Response:
     response = jsonify(spec)
@@ -42,7 +40,7 @@ def _revision_demanded(name: str) -> int | None:
 @specs.post("")
 def create() -> Response:
     meta = command_meta()
-    body = json_body({"name": "string", "type": "string", "content": "string", **REASON})
+    body = json_body()
     if request.headers.get("If-Match"):
         if_match_revision(None)
     spec = service().create_spec(
@@ -81,7 +79,7 @@ def get_spec(name: str) -> Response:
 @specs.put("/<name>/content")
 def update(name: str) -> Response:
     meta = command_meta()
-    body = json_body({"content": "string", "expected_version": "integer", **REASON})
+    body = json_body()
     spec = service().update_spec(
         name,
         body["content"],
@@ -96,7 +94,7 @@ def update(name: str) -> Response:
 @specs.post("/<name>/publish")
 def publish(name: str) -> Response:
     meta = command_meta()
-    body = json_body({"version": "integer", **REASON})
+    body = json_body()
     spec = service().publish_spec(
         name,
         reason=body["reason"],
@@ -110,7 +108,7 @@ def publish(name: str) -> Response:
 @specs.post("/<name>/deprecate")
 def deprecate(name: str) -> Response:
     meta = command_meta()
-    body = json_body(REASON)
+    body = json_body()
     spec = service().deprecate_spec(
         name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
     )
@@ -120,7 +118,7 @@ def deprecate(name: str) -> Response:
 @specs.post("/<name>/delete")
 def delete(name: str) -> Response:
     meta = command_meta()
-    body = json_body(REASON)
+    body = json_body()
     spec = service().delete_spec(
         name, reason=body["reason"], expected_revision=_revision_demanded(name), **meta
     )
@@ -167,7 +165,7 @@ def history(name: str) -> Any:
 
 @specs.post("/<name>/evaluate")
 def evaluate(name: str) -> Any:
-    body = json_body({"input": "object", "version": "integer"})
+    body = json_body()
     return service().evaluate(name, body["input"], version=body["version"])
 
 

@@ -35,18 +35,27 @@ def new_name(name: Any) -> str:
 
 def known_type(type_name: Any, types: SpecTypeRegistry) -> str:
     """The name of a registered spec type; anything else is a ValidationError."""
-    if not isinstance(type_name, str) or type_name not in types:
+    one_of = f"one of {', '.join(types.names())}"
+    # Messages quote a text the caller sent, never a Python repr of some other value.
+    if not isinstance(type_name, str):
         raise ValidationError(
-            f"unknown spec type {str(type_name)[:64]!r}",
-            errors=[{"path": "/type", "message": f"one of {', '.join(types.names())}"}],
+            "type must be a string naming a spec type",
+            errors=[{"path": "/type", "message": f"must be a string, {one_of}"}],
+        )
+    if type_name not in types:
+        raise ValidationError(
+            f"unknown spec type {type_name[:64]!r}",
+            errors=[{"path": "/type", "message": one_of}],
         )
     return type_name
 
 
 def existing_name(name: Any) -> str:
     """A name to look up: one that could never have been created is simply not found."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-        raise SpecNotFound(f"spec {str(name)[:140]!r} not found", details={"name": str(name)[:140]})
+    if not isinstance(name, str):
+        raise SpecNotFound("no such spec: a spec name is a string")
+    if not NAME_PATTERN.fullmatch(name):
+        raise SpecNotFound(f"spec {name[:140]!r} not found", details={"name": name[:140]})
     return name
 
 

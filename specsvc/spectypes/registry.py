@@ -36,6 +36,8 @@ class SpecTypeRegistry:
 
     def get(self, name: str) -> SpecType:
         """The type called ``name``; ``TypeNotFound`` when there is none."""
+        if not isinstance(name, str):  # nor a Python repr of it in the message
+            raise TypeNotFound("no such spec type: a type name is a string")
         try:
             return self._types[name]
         except KeyError:

@@ -188,7 +188,7 @@ CORPUS = [
     lookup("upper-get", "GetSpec", pb.GetSpecRequest(name="DEMO")),
     lookup("nul-get", "GetSpec", pb.GetSpecRequest(name="demo\x00")),
     lookup("cyrillic-get", "GetSpec", pb.GetSpecRequest(name="d\u0435mo")),
-    lookup("traversal-evaluate", "EvaluateSpec", pb.EvaluateSpecRequest(name="../rules")),
+    lookup("traversal-evaluate", "EvaluateSpec", pb.EvaluateSpecRequest(name="../rules", input={})),
     lookup(
         "dot-dot-diff",
         "DiffVersions",
@@ -286,7 +286,9 @@ CORPUS = [
         pb.DiffVersionsRequest(name="demo", from_version=1, to_version=-1),
     ),
     bad_request(
-        "evaluate-version-zero", "EvaluateSpec", pb.EvaluateSpecRequest(name="rules", version=0)
+        "evaluate-version-zero",
+        "EvaluateSpec",
+        pb.EvaluateSpecRequest(name="rules", input={}, version=0),
     ),
     bad_request(
         "version-and-as-of",
@@ -330,9 +332,15 @@ CORPUS = [
     Bad(
         "evaluate-generic-spec",
         "EvaluateSpec",
-        pb.EvaluateSpecRequest(name="demo"),
+        pb.EvaluateSpecRequest(name="demo", input={}),
         Code.INVALID_ARGUMENT,
         VALIDATION,
+    ),
+    bad_request("evaluate-without-input", "EvaluateSpec", pb.EvaluateSpecRequest(name="rules")),
+    bad_request(
+        "evaluate-without-input-on-a-missing-spec",
+        "EvaluateSpec",
+        pb.EvaluateSpecRequest(name="no-such-rules"),
     ),
     Bad(
         "evaluate-input-nan",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
@@ -23,6 +23,7 @@ from tests.support.principals import JwtKeys, authenticator, token_of
 SERVICE = "specsvc.v1.SpecService"
 HEALTH = "grpc.health.v1.Health"
 REFLECTION = "grpc.reflection.v1alpha.ServerReflection"
+REFLECTION_V1 = "grpc.reflection.v1.ServerReflection"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 ADMIN = (("authorization", f"Bearer {token_of('ada')}"),)
@@ -36,7 +37,50 @@ def listed_services(channel: grpc.Channel) -> set[str]:
 
 
 def test_reflection_lists_the_spec_health_and_reflection_services(grpc_api: GrpcApi) -> None:
-    assert {SERVICE, HEALTH, REFLECTION} <= listed_services(grpc_api.channel)
+    assert {SERVICE, HEALTH, REFLECTION, REFLECTION_V1} <= listed_services(grpc_api.channel)
+
+
+def reflection_v1_classes(channel: grpc.Channel) -> tuple[type, type]:
+    """v1's request and response classes, built from what the server says v1 is."""
+    pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
+    method = pool.FindServiceByName(REFLECTION_V1).methods_by_name["ServerReflectionInfo"]
+    assert method.client_streaming and method.server_streaming
+    assert method.input_type.full_name == "grpc.reflection.v1.ServerReflectionRequest"
+    request = message_factory.GetMessageClass(method.input_type)
+    return request, message_factory.GetMessageClass(method.output_type)
+
+
+@pytest.mark.parametrize("version", ["v1", "v1alpha"])
+def test_a_client_lists_the_services_through_either_reflection_version(
+    grpc_api: GrpcApi, version: str
+) -> None:
+    if version == "v1":
+        request_class, response_class = reflection_v1_classes(grpc_api.channel)
+    else:
+        request_class = reflection_pb2.ServerReflectionRequest
+        response_class = reflection_pb2.ServerReflectionResponse
+    info = grpc_api.channel.stream_stream(
+        f"/grpc.reflection.{version}.ServerReflection/ServerReflectionInfo",
+        request_serializer=lambda message: message.SerializeToString(),
+        response_deserializer=response_class.FromString,
+    )
+    [answer] = list(info(iter([request_class(list_services="")]), timeout=RPC_TIMEOUT))
+    listed = {service.name for service in answer.list_services_response.service}
+    assert {SERVICE, HEALTH, REFLECTION, REFLECTION_V1} <= listed
+
+
+def test_reflection_v1_describes_the_spec_service(grpc_api: GrpcApi) -> None:
+    request_class, response_class = reflection_v1_classes(grpc_api.channel)
+    info = grpc_api.channel.stream_stream(
+        f"/{REFLECTION_V1}/ServerReflectionInfo",
+        request_serializer=lambda message: message.SerializeToString(),
+        response_deserializer=response_class.FromString,
+    )
+    asked = request_class(file_containing_symbol=SERVICE)
+    [answer] = list(info(iter([asked]), timeout=RPC_TIMEOUT))
+    files = answer.file_descriptor_response.file_descriptor_proto
+    names = {descriptor_pb2.FileDescriptorProto.FromString(raw).name for raw in files}
+    assert "grpc_api/protos/specsvc/v1/spec_service.proto" in names
 
 
 class GenericClient:

@@ -568,6 +568,21 @@ def test_evaluate_errors(grpc_api: GrpcApi) -> None:
     assert_rpc_error(grpc_api.fails("EvaluateSpec", request), Code.NOT_FOUND, "VersionNotFound")
 
 
+def test_evaluate_without_input_is_invalid_argument_as_over_rest(grpc_api: GrpcApi) -> None:
+    name = unique("needs-input")
+    grpc_api.create(name, RULES, "regex-rules")
+    request = pb.EvaluateSpecRequest(name=name)
+    assert not request.HasField("input")
+    error = grpc_api.fails("EvaluateSpec", request)
+    info = assert_rpc_error(error, Code.INVALID_ARGUMENT, "BadRequest")
+    assert error.details() == "input is required and must be a JSON object (a Struct)"
+    assert info.metadata["field"] == "input"
+    # An empty mapping is sent as an empty Struct, which a client sets explicitly.
+    empty = pb.EvaluateSpecRequest(name=name, input={})
+    assert empty.HasField("input")
+    assert grpc_api.call("EvaluateSpec", empty).result is False
+
+
 def test_list_types_gives_the_built_in_types_with_schemas(grpc_api: GrpcApi) -> None:
     types = {t.name: t for t in grpc_api.call("ListTypes", pb.ListTypesRequest()).types}
     assert {"generic", "regex-rules", "approval-workflow"} <= set(types)

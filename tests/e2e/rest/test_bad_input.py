@@ -315,15 +315,12 @@ CORPUS = [
         "ValidationError",
         {**create(), "type": "no-such-type"},
     ),
-    Bad("missing-type", "POST", "/v1/specs", 422, "ValidationError", {"name": "x", "content": "a"}),
+    Bad("missing-type", "POST", "/v1/specs", 400, "BadRequest", {"name": "x", "content": "a"}),
     Bad(
-        "missing-content",
-        "POST",
-        "/v1/specs",
-        422,
-        "ValidationError",
-        {"name": "x", "type": "generic"},
+        "missing-content", "POST", "/v1/specs", 400, "BadRequest", {"name": "x", "type": "generic"}
     ),
+    Bad("null-type", "POST", "/v1/specs", 400, "BadRequest", {**create(), "type": None}),
+    Bad("missing-input", "POST", "/v1/specs/rules/evaluate", 400, "BadRequest", {}),
     # --- reasons --------------------------------------------------------------------------
     Bad("reason-missing-publish", "POST", "/v1/specs/demo/publish", 422, "ValidationError", {}),
     Bad(

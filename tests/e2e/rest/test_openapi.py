@@ -18,14 +18,17 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.media_types import YAML_MEDIA_TYPES
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    ignored_auth,
     response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
 from rest_api import create_app
+from rest_api.bodies import BODIES, Presence
 from rest_api.errors import HTTP_STATUS
 from specsvc import SpecService
 from specsvc.auth import Authenticator, TokenStore
@@ -40,7 +43,15 @@ CHECKS = [
     content_type_conformance,
     response_schema_conformance,
     response_headers_conformance,
+    # An operation that declares a security requirement must refuse a request without it.
+    ignored_auth,
 ]
+
+
+@schemathesis.deserializer(*YAML_MEDIA_TYPES)
+def yaml_as_text(ctx: Any, response: Any) -> str:
+    """A spec's YAML is served verbatim and documented as text, so read it as text."""
+    return str(response.content.decode(response.encoding or "utf-8"))
 
 
 def seed(service: SpecService) -> None:
@@ -113,7 +124,47 @@ def test_document_and_routes_match(app: Flask, document: dict[str, Any]) -> None
     assert documented == routes
 
 
-def test_every_v1_operation_needs_a_bearer_token(document: dict[str, Any]) -> None:
+def test_request_schemas_say_what_the_body_declarations_say(
+    app: Flask, document: dict[str, Any]
+) -> None:
+    """One declaration per body (rest_api.bodies); the document must not drift from it."""
+    schemas = document["components"]["schemas"]
+    documented_bodies = set()
+    for rule in app.url_map.iter_rules():
+        for method in set(rule.methods or ()) - AUTOMATIC_METHODS:
+            operation = document["paths"][openapi_path(rule.rule)][method.lower()]
+            if "requestBody" not in operation:
+                assert rule.endpoint not in BODIES, rule.endpoint
+                continue
+            documented_bodies.add(rule.endpoint)
+            ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            schema = schemas[ref.rsplit("/", 1)[1]]
+            declared = BODIES[rule.endpoint]
+            assert set(schema["properties"]) == set(declared), rule.endpoint
+            needed = {n for n, f in declared.items() if f.presence is not Presence.OPTIONAL}
+            assert set(schema["required"]) == needed, rule.endpoint
+            for name, field in declared.items():
+                kind = schemas["SpecName"]["type"] if name == "name" else field.kind
+                wanted = kind if field.presence is not Presence.OPTIONAL else [kind, "null"]
+                got = schema["properties"][name].get("type", kind)
+                assert got == wanted, (rule.endpoint, name)
+    assert documented_bodies == set(BODIES)
+
+
+READER_TOKEN = "reader-token-for-tests"
+READER = {"principal": "rita", "sha256": sha256_hex(READER_TOKEN), "roles": ["reader"]}
+
+
+def document_of(app: Flask) -> dict[str, Any]:
+    body: dict[str, Any] = app.test_client().get("/openapi.json").get_json()
+    validate(body, cls=OpenAPIV31SpecValidator)
+    return body
+
+
+def test_every_v1_operation_needs_a_bearer_token_when_auth_is_configured(
+    seeded: Callable[[], SpecService],
+) -> None:
+    document = document_of(create_app(seeded(), Authenticator(TokenStore([READER]))))
     scheme = document["components"]["securitySchemes"]["bearerAuth"]
     assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
     assert document["security"] == [{"bearerAuth": []}]
@@ -124,6 +175,35 @@ def test_every_v1_operation_needs_a_bearer_token(document: dict[str, Any]) -> No
             public = operation.get("security") == []
             assert public != path.startswith("/v1/"), (method, path)
             assert public or "401" in operation["responses"], (method, path)
+
+
+@pytest.mark.parametrize(
+    "authenticator", [None, Authenticator(None, None)], ids=["no-authenticator", "empty"]
+)
+def test_an_anonymous_server_declares_no_security_and_no_401(
+    seeded: Callable[[], SpecService], authenticator: Authenticator | None
+) -> None:
+    document = document_of(create_app(seeded(), authenticator))
+    assert "security" not in document
+    assert "securitySchemes" not in document["components"]
+    assert "Unauthenticated" not in document["components"]["responses"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation.get("security", []) == [], (method, path)
+            assert "401" not in operation["responses"], (method, path)
+    assert "anonymous" in document["info"]["description"]
+
+
+def test_raw_representations_are_described_as_text(document: dict[str, Any]) -> None:
+    raw = []
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for response in operation["responses"].values():
+                for media, content in response.get("content", {}).items():
+                    if media in ("application/yaml", "text/x-diff"):
+                        raw.append(media)
+                        assert content["schema"]["type"] == "string", (method, path, media)
+    assert sorted(raw) == ["application/yaml", "application/yaml", "text/x-diff"]
 
 
 def test_error_codes_and_statuses_match_the_app(document: dict[str, Any]) -> None:
@@ -169,7 +249,41 @@ def test_app_conforms_to_its_document(
     case.call_and_validate(checks=CHECKS)
 
 
-READER_TOKEN = "reader-token-for-tests"
+ADMIN_TOKEN = "admin-token-for-tests"
+ADMIN = {"principal": "ada", "sha256": sha256_hex(ADMIN_TOKEN), "roles": ["admin"]}
+
+
+@pytest.fixture
+def authenticated_app(seeded: Callable[[], SpecService]) -> Flask:
+    return create_app(seeded(), Authenticator(TokenStore([READER, ADMIN])))
+
+
+@pytest.fixture
+def authenticated_schema(authenticated_app: Flask, request: pytest.FixtureRequest) -> Any:
+    if not hasattr(request.node, "_nodeid"):  # as in api_schema
+        request.node._nodeid = request.node.nodeid
+    return schemathesis.openapi.from_wsgi("/openapi.json", authenticated_app)
+
+
+authenticated = schemathesis.pytest.from_fixture("authenticated_schema")
+
+
+@authenticated.parametrize()
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_app_with_authentication_conforms_to_its_document(
+    case: schemathesis.Case, authenticated_app: Flask, seeded: Callable[[], SpecService]
+) -> None:
+    """The same run with tokens configured: ignored_auth now probes every secured operation."""
+    if authenticated_app.config.get("TEST_OPERATION") != case.operation.label:
+        authenticated_app.config["TEST_OPERATION"] = case.operation.label
+        authenticated_app.extensions["specsvc"] = seeded()
+    case.call_and_validate(checks=CHECKS, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
 @pytest.mark.parametrize(
@@ -190,8 +304,7 @@ def test_responses_with_tokens_conform(
     kwargs: dict[str, Any],
     status: int,
 ) -> None:
-    entry = {"principal": "rita", "sha256": sha256_hex(READER_TOKEN), "roles": ["reader"]}
-    app = create_app(seeded(), Authenticator(TokenStore([entry])))
+    app = create_app(seeded(), Authenticator(TokenStore([READER])))
     loaded = schemathesis.openapi.from_wsgi("/openapi.json", app)
     headers = {"Authorization": f"Bearer {READER_TOKEN}"} if status != 401 else {}
     headers.update(kwargs.pop("headers", {}))
