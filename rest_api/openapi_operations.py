@@ -46,7 +46,8 @@ def operation(
 
 
 def command(op_id: str, summary: str, body: str, *errs: int) -> Operation:
-    done = ok("the spec after the command (unchanged for a no-op)", "Spec", "ETag")
+    headers = ("ETag", "X-Spec-Changed")
+    done = ok("the spec after the command (unchanged for a no-op)", "Spec", *headers)
     return operation(
         op_id,
         summary,

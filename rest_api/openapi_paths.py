@@ -6,7 +6,7 @@ from rest_api.openapi_common import ref
 from rest_api.openapi_operations import BODY_ERRORS, RAW_YAML, Operation, command, operation, read
 from rest_api.openapi_responses import DIFF, JSON, YAML, ok, response
 
-_CREATED = ok("created", "Spec", "ETag", "Location")
+_CREATED = ok("created", "Spec", "ETag", "Location", "X-Spec-Changed")
 _SPEC = ok("the spec", "Spec", "ETag")
 _NOT_MODIFIED = response("If-None-Match holds the current revision", None, "ETag")
 _READY = ok("ready", "Readiness")

@@ -26,6 +26,11 @@ HEADERS: dict[str, Schema] = {
         "required": True,
         "schema": {"type": "string", "pattern": "^/v1/specs/[a-z0-9._-]+$"},
     },
+    "X-Spec-Changed": {
+        "description": "on a command's answer: false when the command had nothing to do",
+        "required": True,
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
     "Deprecation": {
         "description": "present when the spec is deprecated",
         "schema": {"type": "string", "enum": ["true"]},
