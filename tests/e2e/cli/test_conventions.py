@@ -195,3 +195,13 @@ def test_completion_offers_commands_and_options(tmp_path: Path) -> None:
 
     assert {"publish", "projection"} & complete("specsvc pub") == {"publish"}
     assert "--reason" in complete("specsvc publish x --re")
+
+
+def test_validate_takes_a_types_dir(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support import ROOT
+
+    sample = str(ROOT / "examples" / "specs" / "feature-flag.yaml")
+    types = str(ROOT / "examples" / "custom-types")
+    assert main(["validate", sample, "--type", "feature-flag"]) == 4
+    assert main(["validate", sample, "--type", "feature-flag", "--types-dir", types]) == 0
+    assert "valid feature-flag spec" in capsys.readouterr().out
