@@ -59,6 +59,7 @@ ACTIONS: dict[str, str] = {
 class Call:
     principal: Principal
     correlation_id: str
+    idempotency_key: str | None = None
 
 
 _current: contextvars.ContextVar[Call] = contextvars.ContextVar("specsvc_call")
@@ -101,7 +102,8 @@ class AuthInterceptor(grpc.ServerInterceptor):
         if action is None:
             raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
         authorize(principal, action)
-        return Call(principal, correlation_id)
+        key = metadata.get("idempotency-key")
+        return Call(principal, correlation_id, None if key is None else str(key))
 
     @contextmanager
     def _scope(

@@ -36,6 +36,7 @@ GRPC_STATUS: dict[str, grpc.StatusCode] = {
     "PayloadTooLarge": grpc.StatusCode.RESOURCE_EXHAUSTED,
     "UnsupportedMediaType": grpc.StatusCode.INVALID_ARGUMENT,
     "ValidationError": grpc.StatusCode.INVALID_ARGUMENT,
+    "IdempotencyKeyReused": grpc.StatusCode.INVALID_ARGUMENT,
     "Unavailable": grpc.StatusCode.UNAVAILABLE,
     "Internal": grpc.StatusCode.INTERNAL,
 }

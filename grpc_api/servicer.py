@@ -21,9 +21,14 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
         self._broadcaster = broadcaster
 
     @staticmethod
-    def _meta() -> dict[str, str]:
+    def _meta() -> dict[str, Any]:
+        """Who writes, under which correlation id and idempotency key (metadata)."""
         call = current_call()
-        return {"actor": call.principal.name, "correlation_id": call.correlation_id}
+        return {
+            "actor": call.principal.name,
+            "correlation_id": call.correlation_id,
+            "idempotency_key": call.idempotency_key,
+        }
 
     def CreateSpec(self, request: pb.CreateSpecRequest, context: Any) -> pb.Spec:
         spec = self._service.create_spec(

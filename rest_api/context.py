@@ -76,6 +76,11 @@ def begin_request() -> None:
 
 
 def command_meta() -> dict[str, Any]:
-    """Who does it and under which correlation id: never a client-supplied name."""
+    """Who does it, under which correlation id (never a client-supplied name), and the
+    request's idempotency key, if it sent one."""
     principal: Principal = g.principal
-    return {"actor": principal.name, "correlation_id": g.correlation_id}
+    return {
+        "actor": principal.name,
+        "correlation_id": g.correlation_id,
+        "idempotency_key": request.headers.get("Idempotency-Key"),
+    }

@@ -32,6 +32,7 @@ HTTP_STATUS: dict[str, int] = {
     "PayloadTooLarge": 413,
     "UnsupportedMediaType": 415,
     "ValidationError": 422,
+    "IdempotencyKeyReused": 422,
     "Internal": 500,
     "Unavailable": 503,
 }

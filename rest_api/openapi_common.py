@@ -22,7 +22,7 @@ CODES_BY_STATUS = {
     412: ["PreconditionFailed"],
     413: ["PayloadTooLarge"],
     415: ["UnsupportedMediaType"],
-    422: ["ValidationError"],
+    422: ["ValidationError", "IdempotencyKeyReused"],
     500: ["Internal"],
     503: ["Unavailable"],
 }

@@ -109,6 +109,13 @@ PARAMETERS: dict[str, Schema] = {
     "IfMatch": param(
         "header", "If-Match", {"type": "string"}, 'write only at this revision: "<revision>"'
     ),
+    "IdempotencyKey": param(
+        "header",
+        "Idempotency-Key",
+        {"type": "string", "pattern": r"^[\x20-\x7e]{1,128}$"},
+        "a retry with the same key and request answers as the first answer did and writes"
+        " nothing; the same key with another request is IdempotencyKeyReused (422)",
+    ),
     "IfNoneMatch": param(
         "header", "If-None-Match", {"type": "string"}, "304 when the revision still matches"
     ),

@@ -55,6 +55,7 @@ def command(op_id: str, summary: str, body: str, *errs: int) -> Operation:
         {"200": done},
         "SpecName",
         "IfMatch",
+        "IdempotencyKey",
         body=body,
         errs=(*WRITE_ERRORS, *errs),
     )

@@ -22,6 +22,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "specs",
             {"201": _CREATED},
             "IfMatch",
+            "IdempotencyKey",
             body="CreateSpec",
             errs=(*BODY_ERRORS, 409, 412),
         ),

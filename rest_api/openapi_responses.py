@@ -84,10 +84,22 @@ def _error_response(status: int) -> dict[str, Any]:
     codes = CODES_BY_STATUS[status]
     error: Schema = {"properties": {"code": {"enum": codes}}}
     if status == 422:
-        error["properties"]["details"] = {
-            "type": "object",
-            "properties": {"errors": {"type": "array", "items": ref("Problem")}},
-            "required": ["errors"],
+        # A ValidationError lists its problems; an IdempotencyKeyReused names the key.
+        error = {
+            **error,
+            "oneOf": [
+                {
+                    "properties": {
+                        "code": {"const": "ValidationError"},
+                        "details": {
+                            "type": "object",
+                            "properties": {"errors": {"type": "array", "items": ref("Problem")}},
+                            "required": ["errors"],
+                        },
+                    }
+                },
+                {"properties": {"code": {"const": "IdempotencyKeyReused"}}},
+            ]
         }
     schema = {"allOf": [ref("Error"), {"properties": {"error": error}}]}
     extra = ("WWW-Authenticate",) if status == 401 else ()

@@ -54,6 +54,16 @@ def if_match_revision(current: int | None) -> int | None:
     )
 
 
+def single_revision() -> int | None:
+    """The revision If-Match demands when it names exactly one strong revision tag."""
+    tags = request.if_match
+    if tags.star_tag:
+        return None
+    strong = [tag for tag in tags.as_set() if is_revision(tag)]
+    weak_or_odd = len(tags.as_set(include_weak=True)) != len(strong)
+    return int(strong[0]) if len(strong) == 1 and not weak_or_odd else None
+
+
 def is_revision(tag: str | None) -> bool:
     """An entity tag this service could have issued: 1-12 ASCII digits."""
     return tag is not None and tag.isascii() and tag.isdecimal() and 0 < len(tag) <= 12

@@ -14,6 +14,7 @@ from rest_api.representations import (
     if_match_revision,
     not_modified,
     raw_text,
+    single_revision,
 )
 from rest_api.requests import json_body, query, wants
 from specsvc.errors import BadRequest
@@ -34,6 +35,11 @@ def _with_etag(spec: dict[str, Any], status: int = 200) -> Response:
 def _revision_demanded(name: str) -> int | None:
     if not request.headers.get("If-Match"):
         return None
+    # One revision is checked by the command itself, after an idempotent retry has had
+    # the chance to answer as it first did; a list or "*" is settled against the spec now.
+    single = single_revision()
+    if single is not None:
+        return single
     return if_match_revision(service().get_spec(name)["revision"])
 
 

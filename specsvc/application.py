@@ -21,13 +21,21 @@ from specsvc.errors import (
     Unavailable,
     VersionMismatch,
 )
-from specsvc.persistence.interfaces import SpecTimelineRecorder, TimelineEntry
+from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
 
 if TYPE_CHECKING:
     from eventsourcing.application import ProcessingEvent
     from eventsourcing.persistence import Recording
 
 logger = logging.getLogger(__name__)
+
+# Builds the answer to keep under an idempotency key: from the spec after the command,
+# the position when it is known (a no-op), and whether the command wrote events.
+Remember = Callable[[Spec, "int | None", bool], RememberedAnswer]
+
+
+class KeyAnswered(Exception):
+    """A concurrent request with the same idempotency key was answered first: recall it."""
 
 # Chosen by benchmarks/bench_snapshots.py at 1,000 versions: interval 10 reads the latest
 # state in ~0.3 ms (50: ~0.8 ms) for +3.6% on updates and +16% store size.
@@ -70,12 +78,18 @@ class SpecApplication(Leader[UUID]):
         except Exception:
             logger.exception("snapshot failed after commit; reads replay more events")
 
-    def create(self, spec: Spec) -> int:
+    def create(self, spec: Spec, remember: Remember | None = None) -> int:
+        answer = None if remember is None else remember(spec, None, True)
         with store_errors():
             try:
-                return self.save(spec)[-1].notification.id
+                return self.save(spec, idempotency=answer)[-1].notification.id
             except IntegrityError:
+                if answer is not None and self._answered(answer):
+                    raise KeyAnswered from None
                 raise self._name_taken(spec.name) from None
+
+    def _answered(self, answer: RememberedAnswer) -> bool:
+        return self.timeline.recall(answer.principal, answer.key, answer.expired_before) is not None
 
     def _name_taken(self, name: str) -> SpecAlreadyExists:
         state = self.get(name).state
@@ -96,11 +110,14 @@ class SpecApplication(Leader[UUID]):
         *,
         expected_version: int | None = None,
         expected_revision: int | None = None,
+        remember: Remember | None = None,
     ) -> tuple[Spec, int, bool]:
         """Apply ``command`` to the latest state; on a lost race, re-apply to the fresh state.
 
         Returns the spec, the position of its last event, and whether the command
-        recorded one (False for a no-op).
+        recorded one (False for a no-op). With ``remember``, the answer is kept under its
+        idempotency key in the same transaction as the events; KeyAnswered when another
+        request kept one under the same key first.
         """
         for _ in range(MAX_ATTEMPTS):
             spec = self.get(name)
@@ -115,13 +132,26 @@ class SpecApplication(Leader[UUID]):
                     details={"expected_version": expected_version, "version": spec.content_version},
                 )
             if not command(spec):
-                return spec, self.position_of(spec), False
+                return spec, self._unchanged(spec, remember), False
+            answer = None if remember is None else remember(spec, None, True)
             with store_errors():
                 try:
-                    return spec, self.save(spec)[-1].notification.id, True
+                    return spec, self.save(spec, idempotency=answer)[-1].notification.id, True
                 except IntegrityError:
+                    if answer is not None and self._answered(answer):
+                        raise KeyAnswered from None
                     logger.info("lost a race on %s, re-applying to the fresh state", name)
         raise Unavailable(f"spec {name!r} is changing too fast; try again")
+
+    def _unchanged(self, spec: Spec, remember: Remember | None) -> int:
+        position = self.position_of(spec)
+        if remember is not None:
+            with store_errors():
+                try:
+                    self.timeline.remember(remember(spec, position, False))
+                except IntegrityError:
+                    raise KeyAnswered from None
+        return position
 
     def get(self, name: str, sequence: int | None = None) -> Spec:
         with store_errors():

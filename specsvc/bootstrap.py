@@ -62,6 +62,7 @@ def start(settings: Settings, role: Role = Role.EMBEDDED) -> Components:
         env=env_for(settings),
         poll_interval=poll,
         catch_up_on_start=role is not Role.MAINTENANCE,
+        repair_read_models=role is Role.EMBEDDED,
     )
     runner.start()
     application = runner.get(SpecApplication)

@@ -99,6 +99,9 @@ class Settings:
     projection_poll_interval: float | None = setting(
         None, "seconds between polls for commits made by other processes", cli_default=1.0
     )
+    idempotency_retention: float = setting(
+        24.0, "hours an idempotency key and its answer are kept", commands=("serve",)
+    )
     log_level: str = setting("INFO", "logging level")
     log_format: str = setting(
         "auto",

@@ -97,6 +97,10 @@ class ValidationError(SpecServiceError):
         return list(self.details["errors"])
 
 
+class IdempotencyKeyReused(SpecServiceError):
+    code = "IdempotencyKeyReused"
+
+
 class Unavailable(SpecServiceError):
     code = "Unavailable"
 
@@ -118,6 +122,7 @@ ALL_ERRORS: tuple[type[SpecServiceError], ...] = (
     PayloadTooLarge,
     UnsupportedMediaType,
     ValidationError,
+    IdempotencyKeyReused,
     Unavailable,
 )
 

@@ -14,7 +14,7 @@ from eventsourcing.system import ProcessApplication
 
 from specsvc.content import sha256_hex
 from specsvc.domainmodel import Spec
-from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder
+from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder, SpecTimelineRecorder
 
 if TYPE_CHECKING:
     from eventsourcing.system import Leader
@@ -100,3 +100,27 @@ def replay(
         if progress:
             progress(min(stop, head), head)
     projections.pull_and_process(leader.name)  # anything committed meanwhile
+
+
+def binding_problem(projections: SpecProjections, leader: Leader[UUID]) -> str | None:
+    """Why ``projections`` cannot be the read models of ``leader``'s event store, or None.
+
+    Read models are bound to the event store they were built from when they are
+    created; ones from before that binding existed are bound the first time they are
+    found consistent. They never belong to a store they have tracked past.
+    """
+    timeline = cast(SpecTimelineRecorder, leader.recorder)
+    store = timeline.store_id()
+    bound = projections.read_model.bound_store()
+    tracked = projections.recorder.max_tracking_id(leader.name) or 0
+    head = leader.recorder.max_notification_id() or 0
+    if bound is not None and bound != store:
+        return f"the read models were built from another event store ({bound}, not {store})"
+    if tracked > head:
+        return (
+            f"the read models have projected position {tracked}, past the event store's"
+            f" last position {head}"
+        )
+    if bound is None:
+        projections.read_model.bind(store)
+    return None

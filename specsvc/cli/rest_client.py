@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
+from uuid import uuid4
 
 from specsvc.cli.io import UsageError
 from specsvc.cli.rest_errors import error_from_response
 from specsvc.errors import Unavailable
 
 PAGE_SIZE = 500
+# Seconds between the attempts of a write that got no answer.
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 
 
 class SpecClient:
@@ -95,7 +99,17 @@ class SpecClient:
         return self._json("GET", "/v1/events", query={"after": after, "limit": limit, "spec": spec})
 
     def _command(self, method: str, path: str, body: dict[str, Any]) -> Any:
-        raw, headers = self._send(method, path, body)
+        # One idempotency key per command: when an attempt gets no answer (a dropped
+        # connection, a restarting server), the retry cannot write twice.
+        key = str(uuid4())
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                raw, headers = self._send(method, path, body, idempotency_key=key)
+                break
+            except Unavailable:
+                if delay is None:
+                    raise
+                time.sleep(delay)
         return {**self._decode(raw), "changed": headers.get("X-Spec-Changed") != "false"}
 
     def _json(
@@ -116,9 +130,12 @@ class SpecClient:
         body: dict[str, Any] | None = None,
         query: dict[str, Any] | None = None,
         accept: str = "application/json",
+        idempotency_key: str | None = None,
     ) -> tuple[bytes, Any]:
         request = urllib.request.Request(self.url + path + _query(query), method=method)
         request.add_header("Accept", accept)
+        if idempotency_key is not None:
+            request.add_header("Idempotency-Key", idempotency_key)
         if body is not None:
             present = {key: value for key, value in body.items() if value is not None}
             request.data = json.dumps(present).encode("utf-8")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from specsvc.errors import Unavailable
 from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.projection_diff import rebuilt_projections
-
-SWAP_ATTEMPTS = 10
+from specsvc.projections import binding_problem
 
 
 def rebuild_read_models(store: OpenStore, progress: Progress = no_progress) -> dict[str, Any]:
@@ -16,15 +16,15 @@ def rebuild_read_models(store: OpenStore, progress: Progress = no_progress) -> d
     app, live = store.application, store.projections.read_model
     tracked = store.projections.recorder.max_tracking_id
     before = (live.row_counts(), tracked(app.name) or 0)
+    foreign = binding_problem(store.projections, app) is not None
     fresh = rebuilt_projections(app, lambda done, total: progress("rebuild", done, total))
     try:
-        # If a running server projected past the fresh model meanwhile: catch up, try again.
-        for _ in range(SWAP_ATTEMPTS):
-            fresh.pull_and_process(app.name)
-            if live.replace_with(fresh.read_model, app.name):
-                break
-        else:
-            raise Unavailable("the live projections kept moving ahead of the rebuild; try again")
+        fresh.pull_and_process(app.name)  # what was committed during the rebuild
+        # The last few events are projected while the live read models' writers wait,
+        # so the swap cannot be overtaken however busy the store is.
+        finish = partial(fresh.pull_and_process, app.name)
+        if not live.replace_with(fresh.read_model, app.name, finish=finish, force=foreign):
+            raise Unavailable("the live read models moved past the rebuild; try again")
     finally:
         fresh.close()
     return {

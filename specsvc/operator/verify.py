@@ -11,6 +11,7 @@ from specsvc.application import SpecApplication
 from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.compare import differences
 from specsvc.operator.projection_diff import projection_differences
+from specsvc.projections import binding_problem
 
 PAGE = 500
 
@@ -24,6 +25,9 @@ def verify_store(store: OpenStore, progress: Progress = no_progress) -> dict[str
         found += _replay_differences(app, spec_id)
         progress("replay", done, len(spec_ids))
     progress("projections", 0, 1)
+    problem = binding_problem(store.projections, app)
+    if problem is not None:
+        found.append(f"projections: {problem}")
     found += projection_differences(app, store.projections.read_model)
     progress("projections", 1, 1)
     return {"specs": len(spec_ids), "events": events, "differences": found}

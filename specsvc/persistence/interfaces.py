@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from eventsourcing.persistence import StoredEvent
 
@@ -65,6 +65,10 @@ class SpecTimelineRecorder(ABC):
         """The sequence number of the spec's last event at or before ``moment``."""
 
     @abstractmethod
+    def store_id(self) -> str:
+        """The identity given to this event store when it was created; copies keep it."""
+
+    @abstractmethod
     def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
         """Insert stored events at the log positions they had elsewhere (an import into
         an empty store), each with its timeline row, in one transaction."""
@@ -72,6 +76,31 @@ class SpecTimelineRecorder(ABC):
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Where the store lives and the durability settings in force."""
+
+    @abstractmethod
+    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
+        """The answer remembered under a principal's idempotency key, if recorded since."""
+
+    @abstractmethod
+    def remember(self, answer: RememberedAnswer) -> None:
+        """Keep the answer of a command that wrote no event, in a transaction of its own.
+        (A command that writes events passes its answer to ``insert_events`` as the
+        keyword ``idempotency``, so the answer is kept exactly when the events are.)"""
+
+
+@dataclass(frozen=True)
+class RememberedAnswer:
+    """A command's answer kept under its idempotency key (docs/behaviour.md, Idempotent
+    retries). ``position`` is None until stored with events: then it is their last.
+    Answers recorded before ``expired_before`` are forgotten when this one is kept."""
+
+    principal: str
+    key: str
+    request_sha256: str
+    answer: str
+    recorded_at: datetime
+    expired_before: datetime
+    position: int | None = None
 
 
 @dataclass(frozen=True)
@@ -167,17 +196,40 @@ class SpecReadModelRecorder(ABC):
         """Rows per read-model table."""
 
     @abstractmethod
-    def replace_with(self, fresh: SpecReadModelRecorder, leader: str) -> bool:
-        """Replace every read-model row and the tracking record of ``leader`` with
-        ``fresh``'s, in one transaction: readers see the old model or the new one.
+    def replace_with(
+        self,
+        fresh: SpecReadModelRecorder,
+        leader: str,
+        *,
+        finish: Callable[[], None] | None = None,
+        force: bool = False,
+    ) -> bool:
+        """Replace every read-model row, the binding and the tracking record of ``leader``
+        with ``fresh``'s, in one transaction: readers see the old model or the new one.
 
-        False (nothing changed) when this model has tracked past ``fresh``: moving its
-        tracking back would lose what was projected in between.
+        ``finish`` runs once this model's writers are held off, just before the copy: it
+        brings ``fresh`` up to date, so a rebuild completes however busy the store is.
+        False (nothing changed) when this model has tracked past ``fresh`` anyway: moving
+        its tracking back would lose what was projected in between; with ``force`` (these
+        read models belong to another store) it is replaced regardless.
         """
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
         """Where the read models live and the durability settings in force."""
+
+    @abstractmethod
+    def bound_store(self) -> str | None:
+        """The identity of the event store these read models were built from, if known."""
+
+    @abstractmethod
+    def bind(self, store_id: str) -> None:
+        """Record that these read models are built from the event store ``store_id``."""
+
+    @abstractmethod
+    def reset(self, store_id: str, leader: str) -> None:
+        """Empty every read model and the tracking record of ``leader`` and bind them to
+        ``store_id``, in one transaction: the next catch-up rebuilds them from scratch."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.system import Follower, Leader, RecordingEvent, SingleThreadedRunner, System
 
 from specsvc.application import store_errors
+from specsvc.persistence.interfaces import SpecTimelineRecorder
+from specsvc.projections import SpecProjections, binding_problem
 from specsvc.runners.monitor import ProjectionMonitor, ProjectionStatus
 
 logger = logging.getLogger(__name__)
@@ -28,7 +30,10 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
       even when another thread is already processing;
     - a failing policy is logged and kept in ``last_error`` instead of being raised from
       the writer's ``save()`` after its events have committed; the next prompt retries;
-    - optionally, a poller picks up events committed by other processes.
+    - optionally, a poller picks up events committed by other processes;
+    - read models that do not belong to the event store (a restored older backup, a
+      replaced store file) are never followed: rebuilt before serving when
+      ``repair_read_models``, else reported and left alone for an operator to see.
     """
 
     def __init__(
@@ -38,10 +43,13 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
         *,
         poll_interval: float | None = None,
         catch_up_on_start: bool = True,
+        repair_read_models: bool = False,
     ):
         super().__init__(system, env)
         self.poll_interval = poll_interval
         self.catch_up_on_start = catch_up_on_start
+        self.repair_read_models = repair_read_models
+        self.binding_error: str | None = None
         self.last_error: BaseException | None = None
         self.listeners: list[Callable[[], None]] = []
         self._catch_up_lock = threading.Lock()
@@ -50,6 +58,7 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
 
     def start(self) -> None:
         super().start()
+        self._check_binding()
         if self.catch_up_on_start:
             self.catch_up()
         if self.poll_interval:
@@ -73,7 +82,7 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
 
     def catch_up(self) -> bool:
         with self._catch_up_lock:
-            if self._stopping.is_set() and not self.apps:
+            if (self._stopping.is_set() and not self.apps) or self.binding_error:
                 return False
             try:
                 for leader_name, follower_name in self.system.edges:
@@ -104,8 +113,23 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
                 # A write may be between its commit and its projection: let it finish.
                 self.catch_up()
                 lag = self.lag()
-        error = None if self.last_error is None else str(self.last_error)
+        error = self.binding_error or (None if self.last_error is None else str(self.last_error))
         return {"lag": lag, "caught_up": lag == 0 and error is None, "error": error}
+
+    def _check_binding(self) -> None:
+        for leader_name, follower_name in self.system.edges:
+            leader = cast(Leader[UUID], self.apps[leader_name])
+            follower = cast(SpecProjections, self.apps[follower_name])
+            problem = binding_problem(follower, leader)
+            if problem is None:
+                continue
+            if not self.repair_read_models:
+                self.binding_error = f"{problem}; run specsvc rebuild-projections"
+                logger.error("%s", self.binding_error)
+                continue
+            logger.warning("%s: rebuilding them from the event store", problem)
+            store = cast(SpecTimelineRecorder, leader.recorder).store_id()
+            follower.read_model.reset(store, leader_name)
 
     def lag(self) -> int:
         """How many log positions the slowest follower is behind its leader."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from specsvc.application import SpecApplication
+from specsvc.application import KeyAnswered, Remember, SpecApplication, store_errors
 from specsvc.auth import same_person
 from specsvc.config import Settings
 from specsvc.content import ParsedContent, parse_content
 from specsvc.domainmodel import Spec
-from specsvc.errors import SeparationOfDuties, ValidationError
+from specsvc.errors import SeparationOfDuties, Unavailable, ValidationError
 from specsvc.observability.logs import logged_command
 from specsvc.service import inputs
+from specsvc.service.idempotency import Idempotency
 from specsvc.service.resources import CommandResult, spec_resource
 from specsvc.spectypes import SpecTypeRegistry
+
+KEY_RACE_ATTEMPTS = 5
 
 
 class SpecCommands:
@@ -32,6 +35,7 @@ class SpecCommands:
         actor: str,
         reason: str | None = None,
         correlation_id: str | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         spec = Spec(
             name=inputs.new_name(name),
@@ -41,8 +45,12 @@ class SpecCommands:
             correlation_id=inputs.correlation_id(correlation_id),
             reason=inputs.reason(reason, required=False),
         )
-        position = self._app.create(spec)
-        return self._answer(spec, position, changed=True)
+        arguments = {"name": name, "type": type, "content": _text(content), "reason": reason}
+
+        def create(remember: Remember | None) -> CommandResult:
+            return self._answer(spec, self._app.create(spec, remember), changed=True)
+
+        return self._once(idempotency_key, spec.created_by, "create", arguments, create)
 
     @logged_command("update")
     def update_spec(
@@ -55,6 +63,7 @@ class SpecCommands:
         expected_version: int | None = None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         name = inputs.existing_name(name)
         if expected_version is not None:
@@ -67,8 +76,19 @@ class SpecCommands:
             self._check_type(spec.type, self._parsed(content).data)
             return spec.update(_text(content), **meta)
 
+        arguments = {
+            "name": name,
+            "content": content if isinstance(content, str) else repr(content),
+            "reason": meta["reason"],
+            "expected_version": expected_version,
+            "expected_revision": expected_revision,
+        }
         return self._change(
-            name, update, expected_version=expected_version, expected_revision=expected_revision
+            name,
+            update,
+            expected_version=expected_version,
+            expected_revision=expected_revision,
+            once=(idempotency_key, meta["actor"], "update", arguments),
         )
 
     @logged_command("publish")
@@ -81,6 +101,7 @@ class SpecCommands:
         version: int | None = None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         name = inputs.existing_name(name)
         if version is not None:
@@ -93,7 +114,18 @@ class SpecCommands:
                 self._check_four_eyes(spec, target, meta["actor"])
             return spec.publish(target, **meta)
 
-        return self._change(name, publish, expected_revision=expected_revision)
+        arguments = {
+            "name": name,
+            "reason": meta["reason"],
+            "version": version,
+            "expected_revision": expected_revision,
+        }
+        return self._change(
+            name,
+            publish,
+            expected_revision=expected_revision,
+            once=(idempotency_key, meta["actor"], "publish", arguments),
+        )
 
     @logged_command("deprecate")
     def deprecate_spec(
@@ -104,12 +136,15 @@ class SpecCommands:
         reason: str | None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         meta = self._meta(actor, reason, correlation_id)
+        arguments = {"name": name, "reason": meta["reason"], "expected_revision": expected_revision}
         return self._change(
             inputs.existing_name(name),
             lambda spec: spec.deprecate(**meta),
             expected_revision=expected_revision,
+            once=(idempotency_key, meta["actor"], "deprecate", arguments),
         )
 
     @logged_command("delete")
@@ -121,12 +156,15 @@ class SpecCommands:
         reason: str | None,
         correlation_id: str | None = None,
         expected_revision: int | None = None,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
         meta = self._meta(actor, reason, correlation_id)
+        arguments = {"name": name, "reason": meta["reason"], "expected_revision": expected_revision}
         return self._change(
             inputs.existing_name(name),
             lambda spec: spec.delete(**meta),
             expected_revision=expected_revision,
+            once=(idempotency_key, meta["actor"], "delete", arguments),
         )
 
     def _change(
@@ -136,16 +174,47 @@ class SpecCommands:
         *,
         expected_version: int | None = None,
         expected_revision: int | None = None,
+        once: tuple[str | None, str, str, dict[str, Any]],
     ) -> dict[str, Any]:
         if expected_revision is not None:
             inputs.positive_int(expected_revision, "expected_revision")
-        spec, position, changed = self._app.change(
-            name,
-            command,
-            expected_version=expected_version,
-            expected_revision=expected_revision,
+
+        def change(remember: Remember | None) -> CommandResult:
+            spec, position, changed = self._app.change(
+                name,
+                command,
+                expected_version=expected_version,
+                expected_revision=expected_revision,
+                remember=remember,
+            )
+            return self._answer(spec, position, changed=changed)
+
+        return self._once(*once, change)
+
+    def _once(
+        self,
+        key: str | None,
+        principal: str,
+        command: str,
+        arguments: dict[str, Any],
+        run: Callable[[Remember | None], CommandResult],
+    ) -> CommandResult:
+        """Run the command, or with an idempotency key, answer as it was first answered."""
+        if key is None:
+            return run(None)
+        once = Idempotency.of(
+            key, principal, command, arguments, self.settings.idempotency_retention
         )
-        return self._answer(spec, position, changed=changed)
+        for _ in range(KEY_RACE_ATTEMPTS):
+            with store_errors():
+                recalled = once.recalled(self._app)
+            if recalled is not None:
+                return recalled
+            try:
+                return run(once.remember)
+            except KeyAnswered:
+                continue  # a concurrent request with this key was answered first
+        raise Unavailable("the request with this idempotency key is still being answered")
 
     @staticmethod
     def _answer(spec: Spec, position: int, *, changed: bool) -> CommandResult:

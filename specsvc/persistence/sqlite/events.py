@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
 from specsvc.persistence.interfaces import (
     PositionedEvent,
+    RememberedAnswer,
     SpecTimelineRecorder,
     TimelineEntry,
+    from_micros,
     to_micros,
 )
 from specsvc.persistence.sqlite.datastore import DurableDatastore
-from specsvc.persistence.sqlite.schema import TIMELINE_TABLE
+from specsvc.persistence.sqlite.schema import (
+    IDEMPOTENCY_TABLE,
+    IDENTITY_TABLE,
+    TIMELINE_TABLE,
+    identity_rows,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
 
     from eventsourcing.persistence import StoredEvent
 
@@ -27,7 +34,16 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
     """The event store, plus the spec timeline written in the same transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *TIMELINE_TABLE]
+        identity = [IDENTITY_TABLE, identity_rows(uuid4().hex)]
+        return [
+            *super().construct_create_table_statements(),
+            *TIMELINE_TABLE,
+            *IDEMPOTENCY_TABLE,
+            *identity,
+        ]
+
+    def store_id(self) -> str:
+        return str(self._scalar("SELECT id FROM store_identity", ()))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -39,7 +55,47 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
             entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
             if entry is not None:
                 self._insert_timeline(c, entry, position)
+        answer: RememberedAnswer | None = kwargs.get("idempotency")
+        if answer is not None and positions:
+            self._insert_answer(c, answer, positions[-1])
         return positions
+
+    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT request_sha256, answer, position, recorded_at FROM idempotency_keys"
+                " WHERE principal=? AND key=? AND recorded_at>=?",
+                (principal, key, to_micros(since)),
+            )
+            row = c.fetchone()
+        if row is None:
+            return None
+        digest, answer, position, recorded = row
+        moment = from_micros(recorded)
+        return RememberedAnswer(principal, key, digest, answer, moment, since, position)
+
+    def remember(self, answer: RememberedAnswer) -> None:
+        assert answer.position is not None, "an answer kept without events names its position"
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_answer(c, answer, answer.position)
+
+    @staticmethod
+    def _insert_answer(c: SQLiteCursor, answer: RememberedAnswer, position: int) -> None:
+        # A key that has expired may be used again: its old row goes (IntegrityError for
+        # a live one tells the caller that someone else answered under it first).
+        cutoff = to_micros(answer.expired_before)
+        c.execute("DELETE FROM idempotency_keys WHERE recorded_at < ?", (cutoff,))
+        c.execute(
+            "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                answer.principal,
+                answer.key,
+                answer.request_sha256,
+                answer.answer,
+                position,
+                to_micros(answer.recorded_at),
+            ),
+        )
 
     def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
         # SQLite takes an explicit rowid, so every event keeps its exported position.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -20,6 +20,7 @@ from specsvc.persistence.interfaces import (
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import (
     AUDIT_COLUMNS,
+    BINDING_TABLE,
     READ_MODEL_KEYS,
     READ_MODEL_TABLES,
     SUMMARY_COLUMNS,
@@ -35,7 +36,28 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
     """The read models, written in the same transaction as the tracking record."""
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *READ_MODEL_TABLES]
+        return [*super().construct_create_table_statements(), *READ_MODEL_TABLES, BINDING_TABLE]
+
+    def bound_store(self) -> str | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute("SELECT store_id FROM read_model_binding")
+            row = c.fetchone()
+            return None if row is None else str(row[0])
+
+    def bind(self, store_id: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._bind(c, store_id)
+
+    def reset(self, store_id: str, leader: str) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            for table in READ_MODEL_KEYS:
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM tracking WHERE application_name=?", (leader,))
+            self._bind(c, store_id)
+
+    @staticmethod
+    def _bind(c: SQLiteCursor, store_id: str) -> None:
+        c.execute("INSERT OR REPLACE INTO read_model_binding VALUES (1, ?)", (store_id,))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -179,15 +201,24 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
                 counts[table] = int(c.fetchone()[0])
             return counts
 
-    def replace_with(self, fresh: SpecReadModelRecorder, leader: str) -> bool:
+    def replace_with(
+        self,
+        fresh: SpecReadModelRecorder,
+        leader: str,
+        *,
+        finish: Callable[[], None] | None = None,
+        force: bool = False,
+    ) -> bool:
         if not isinstance(fresh, SpecProjectionRecorder):
             raise TypeError("a SQLite read model is replaced from another SQLite read model")
         return swap_in(
             self.datastore.pool.db_name,
             fresh.datastore.pool.db_name,
             leader,
-            tables=list(READ_MODEL_KEYS),
+            tables=[*READ_MODEL_KEYS, "read_model_binding"],
             timeout=self.datastore.pool.lock_timeout or 5,
+            finish=finish,
+            force=force,
         )
 
     def describe(self) -> dict[str, Any]:

@@ -10,6 +10,33 @@ TIMELINE_TABLE = [
     "CREATE INDEX IF NOT EXISTS spec_timeline_by_time ON spec_timeline (spec_id, timestamp)",
 ]
 
+# Answers kept under idempotency keys, in the event store: a key is kept exactly when its
+# events are. Expired rows are deleted as new ones are written.
+IDEMPOTENCY_TABLE = [
+    "CREATE TABLE IF NOT EXISTS idempotency_keys ("
+    "principal TEXT NOT NULL, key TEXT NOT NULL, request_sha256 TEXT NOT NULL,"
+    " answer TEXT NOT NULL, position INTEGER NOT NULL, recorded_at INTEGER NOT NULL,"
+    " PRIMARY KEY (principal, key)) WITHOUT ROWID",
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (recorded_at)",
+]
+
+# The event store's identity, made once when its tables are created (copies keep it).
+IDENTITY_TABLE = "CREATE TABLE IF NOT EXISTS store_identity (id TEXT NOT NULL)"
+
+
+def identity_rows(new_id: str) -> str:
+    return (
+        f"INSERT INTO store_identity (id) SELECT '{new_id}'"
+        " WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
+    )
+
+
+# Which event store the read models were built from: one row.
+BINDING_TABLE = (
+    "CREATE TABLE IF NOT EXISTS read_model_binding ("
+    "one INTEGER PRIMARY KEY CHECK (one = 1), store_id TEXT NOT NULL)"
+)
+
 READ_MODEL_TABLES = [
     "CREATE TABLE IF NOT EXISTS spec_summaries ("
     "id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL,"
