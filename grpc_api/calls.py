@@ -21,8 +21,9 @@ import grpc
 
 from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
-from specsvc.errors import BadRequest, PermissionDenied, SpecServiceError
+from specsvc.errors import BadRequest, PayloadTooLarge, PermissionDenied, SpecServiceError
 from specsvc.observability.metrics import COMMANDS, bounded, observe_request
+from specsvc.service.slots import Slots
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +71,24 @@ def current_call() -> Call:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator):
+    """Authentication, authorisation, admission and errors around every SpecService RPC.
+
+    ``unary_slots`` unary calls run at once; past that a call is refused at once with
+    Unavailable, so a burst never queues behind the pool, and watchers (which hold
+    threads of their own) can never take the unary calls' capacity. Requests over
+    ``max_request_bytes`` are PayloadTooLarge.
+    """
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        unary_slots: int = 16,
+        max_request_bytes: int | None = None,
+    ):
         self._authenticator = authenticator
+        self._unary = Slots(unary_slots, "calls")
+        self._max_request_bytes = max_request_bytes
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
@@ -82,13 +99,13 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return handler  # health, reflection, or UNIMPLEMENTED for unknown methods
         action = ACTIONS.get(rpc)
         metadata = dict(details.invocation_metadata)
-        decode = _tolerant(handler.request_deserializer)
+        decode = _tolerant(handler.request_deserializer, self._max_request_bytes)
         if handler.unary_stream:
             behaviour = self._streaming(handler.unary_stream, rpc, action, metadata)
             return grpc.unary_stream_rpc_method_handler(
                 behaviour, decode, handler.response_serializer
             )
-        behaviour = self._unary(handler.unary_unary, rpc, action, metadata)
+        behaviour = self._unary_call(handler.unary_unary, rpc, action, metadata)
         return grpc.unary_unary_rpc_method_handler(behaviour, decode, handler.response_serializer)
 
     def _begin(self, rpc: str, action: str | None, metadata: dict[str, Any], request: Any) -> Call:
@@ -97,7 +114,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
         correlation_id = str(given or uuid4())
         if isinstance(request, Undecodable):
-            raise BadRequest(f"the request message cannot be decoded: {request.reason}")
+            raise request.error
         principal = self._authenticator.authenticate(metadata.get("authorization"))
         if action is None:
             raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
@@ -134,9 +151,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         finally:
             _observe(rpc, outcome, started, correlation_id, actor)
 
-    def _unary(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
+    def _unary_call(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._scope(rpc, action, metadata, request, context):
+            with self._scope(rpc, action, metadata, request, context), self._unary.slot():
                 return behaviour(request, context)
 
         return call
@@ -150,19 +167,30 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
 
 class Undecodable:
-    """Stands in for a request that protobuf could not parse, so the RPC can say why."""
+    """Stands in for a request that was not decoded, so the RPC can answer why."""
 
-    def __init__(self, reason: str):
-        self.reason = reason
+    def __init__(self, error: SpecServiceError):
+        self.error = error
 
 
-def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
-    # grpc answers INTERNAL when a deserializer raises; this service answers INVALID_ARGUMENT.
+def _tolerant(
+    deserializer: Callable[[bytes], Any] | None, max_bytes: int | None
+) -> Callable[[bytes], Any]:
+    # grpc answers INTERNAL when a deserializer raises; this service answers with its own
+    # error, after the call's correlation id and before authentication.
     def decode(raw: bytes) -> Any:
+        if max_bytes is not None and len(raw) > max_bytes:
+            return Undecodable(
+                PayloadTooLarge(
+                    f"the request is {len(raw)} bytes, over the limit of {max_bytes}",
+                    details={"limit": max_bytes, "size": len(raw)},
+                )
+            )
         try:
             return deserializer(raw) if deserializer else raw
         except Exception as error:
-            return Undecodable(type(error).__name__)
+            reason = type(error).__name__
+            return Undecodable(BadRequest(f"the request message cannot be decoded: {reason}"))
 
     return decode
 

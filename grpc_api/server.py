@@ -20,6 +20,9 @@ from specsvc.errors import SpecServiceError
 
 HEALTH_CHECK_SECONDS = 1.0
 MAX_WATCHERS = 128
+MAX_WATCHERS_PER_PRINCIPAL = 16
+REFUSING_THREADS = 16
+RECEIVE_CAP = 4 * 1024 * 1024
 # Room for a spec's content after protobuf framing and the other fields of a request.
 MESSAGE_OVERHEAD = 16 * 1024
 
@@ -46,23 +49,33 @@ def create_server(
     *,
     threads: int = 16,
     max_watchers: int = MAX_WATCHERS,
+    max_watchers_per_principal: int = MAX_WATCHERS_PER_PRINCIPAL,
 ) -> GrpcServer:
     """Bind ``address`` (port 0 picks one) and start serving; ``.port`` is the bound port."""
     max_message = 4 * service.settings.max_spec_bytes + MESSAGE_OVERHEAD
+    interceptor = AuthInterceptor(
+        authenticator or Authenticator(None, None),
+        unary_slots=threads,
+        max_request_bytes=max_message,
+    )
     server = grpc.server(
-        # Each watcher holds a thread while it waits on its queue (it never polls).
-        futures.ThreadPoolExecutor(max_workers=threads + max_watchers),
-        interceptors=[AuthInterceptor(authenticator or Authenticator(None, None))],
-        maximum_concurrent_rpcs=threads + max_watchers,
+        # Each watcher holds a thread while it waits on its queue (it never polls); unary
+        # calls have ``threads`` of their own, and the rest answer refused calls at once.
+        # grpc's own limit stays off: it would refuse without the error details.
+        futures.ThreadPoolExecutor(max_workers=threads + max_watchers + REFUSING_THREADS),
+        interceptors=[interceptor],
+        maximum_concurrent_rpcs=None,
         options=[
-            ("grpc.max_receive_message_length", max_message),
+            # Up to grpc's default, a request too large is answered PayloadTooLarge by the
+            # interceptor; past it grpc refuses it before anything here reads it.
+            ("grpc.max_receive_message_length", RECEIVE_CAP),
             ("grpc.keepalive_time_ms", 60_000),
             ("grpc.keepalive_timeout_ms", 20_000),
             ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
             ("grpc.max_connection_idle_ms", 30 * 60_000),
         ],
     )
-    broadcaster = Broadcaster(service, max_watchers)
+    broadcaster = Broadcaster(service, max_watchers, max_watchers_per_principal)
     spec_service_pb2_grpc.add_SpecServiceServicer_to_server(
         SpecServicer(service, broadcaster), server
     )

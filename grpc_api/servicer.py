@@ -142,7 +142,11 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
 
     def WatchEvents(self, request: pb.WatchEventsRequest, context: grpc.ServicerContext) -> Any:
         watch = self._broadcaster.watch(
-            optional(request, "after"), set(request.names), set(request.types), context
+            optional(request, "after"),
+            set(request.names),
+            set(request.types),
+            context,
+            principal=current_call().principal.name,
         )
         for event in watch:
             yield to_message(event, pb.Event)

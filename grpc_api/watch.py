@@ -30,10 +30,11 @@ _CLOSED = object()
 
 
 class Subscription:
-    def __init__(self, start: int, names: set[str], types: set[str]):
+    def __init__(self, start: int, names: set[str], types: set[str], principal: str = ""):
         self.start = start
         self.names = names
         self.types = types
+        self.principal = principal
         self.rows: queue.Queue[Any] = queue.Queue(QUEUE_LIMIT)
         self.overflowed = False
         self.closed = False
@@ -54,9 +55,12 @@ class Subscription:
 
 
 class Broadcaster:
-    def __init__(self, service: SpecService, max_watchers: int = 256):
+    def __init__(
+        self, service: SpecService, max_watchers: int = 256, per_principal: int | None = None
+    ):
         self._service = service
         self._max_watchers = max_watchers
+        self._per_principal = per_principal or max_watchers
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -76,10 +80,15 @@ class Broadcaster:
                 subscription.close()
 
     def watch(
-        self, after: int | None, names: set[str], types: set[str], context: grpc.ServicerContext
+        self,
+        after: int | None,
+        names: set[str],
+        types: set[str],
+        context: grpc.ServicerContext,
+        principal: str = "",
     ) -> Iterator[dict[str, Any]]:
         """Events after ``after`` (None: from now), then live, until the call ends."""
-        subscription = self._subscribe(names, types)
+        subscription = self._subscribe(names, types, principal)
         context.add_callback(subscription.close)
         try:
             last = subscription.start if after is None else after
@@ -112,11 +121,19 @@ class Broadcaster:
                 return
             yield row
 
-    def _subscribe(self, names: set[str], types: set[str]) -> Subscription:
+    def _subscribe(self, names: set[str], types: set[str], principal: str) -> Subscription:
         with self._lock:
             if len(self._subscriptions) >= self._max_watchers:
-                raise Unavailable(f"too many watchers (limit {self._max_watchers})")
-            subscription = Subscription(self.position, names, types)
+                raise Unavailable(
+                    f"too many watchers (limit {self._max_watchers})", details={"retry_after": 5}
+                )
+            mine = sum(1 for s in self._subscriptions if s.principal == principal)
+            if mine >= self._per_principal:
+                raise Unavailable(
+                    f"{principal!r} already has {mine} watchers (limit {self._per_principal})",
+                    details={"retry_after": 5},
+                )
+            subscription = Subscription(self.position, names, types, principal)
             self._subscriptions.append(subscription)
             return subscription
 

@@ -65,6 +65,8 @@ def register_error_handlers(app: Flask) -> None:
         response, status = error_response(error.code, error.message, error.details)
         if isinstance(error, Unauthenticated):
             response.headers["WWW-Authenticate"] = www_authenticate(error)
+        if status == HTTP_STATUS["Unavailable"]:
+            response.headers["Retry-After"] = str(error.details.get("retry_after", 1))
         return response, status
 
     @app.errorhandler(HTTPException)

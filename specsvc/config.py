@@ -74,12 +74,22 @@ class Settings:
         2048, "largest accepted spec, in UTF-8 bytes", commands=("serve", "validate")
     )
     max_request_bytes: int = setting(65536, "largest accepted request body, in bytes")
+    max_evaluate_bytes: int = setting(
+        16384, "largest input an evaluation accepts, in UTF-8 bytes of its JSON"
+    )
+    max_concurrent_evaluations: int = setting(
+        2, "evaluations run at once per process; more answer `Unavailable` at once"
+    )
     types_dir: str | None = setting(
         None,
         "folder of extra spec types (`TYPE.json` / `TYPE.yaml` JSON Schemas)",
         commands=("serve", "status", "validate"),
     )
     threads: int = setting(16, "request-handling threads per API")
+    max_watchers: int = setting(128, "WatchEvents streams open at once, in all")
+    max_watchers_per_principal: int = setting(
+        16, "WatchEvents streams one principal may hold open at once"
+    )
     max_connections: int = setting(
         2000,
         "open REST connections at most; past it new ones wait (put a reverse proxy in front"

@@ -136,7 +136,12 @@ def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], setting
     host, port = addr
     try:
         server = create_server(
-            service, f"{_show(host)}:{port}", authenticator, threads=settings.threads
+            service,
+            f"{_show(host)}:{port}",
+            authenticator,
+            threads=settings.threads,
+            max_watchers=settings.max_watchers,
+            max_watchers_per_principal=settings.max_watchers_per_principal,
         )
     except (OSError, RuntimeError):
         raise _cannot_listen("--grpc-addr", host, port) from None

@@ -12,6 +12,7 @@ from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service.commands import SpecCommands
 from specsvc.service.operations import SpecOperations
 from specsvc.service.queries import SpecQueries
+from specsvc.service.slots import Slots
 from specsvc.spectypes import SpecTypeRegistry
 
 
@@ -39,6 +40,7 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         self.settings = settings
         self._monitor = monitor
         self._on_close = on_close or monitor.close
+        self._evaluations = Slots(settings.max_concurrent_evaluations, "evaluations")
 
     @classmethod
     def open(cls, db: str | None = None, *, settings: Settings | None = None) -> SpecService:

@@ -20,6 +20,8 @@ CORRELATION_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")
 STATES = ("draft", "published", "deprecated", "deleted")
 MAX_REASON = 1000
 MAX_LIMIT = 500
+# A token this service issues: a name (128) and three filters (128 each), as base64 JSON.
+MAX_PAGE_TOKEN = 1024
 
 
 def new_name(name: Any) -> str:
@@ -141,14 +143,17 @@ def encode_page_token(after_name: str, filters: list[Any]) -> str:
 
 
 def decode_page_token(token: Any, filters: list[Any]) -> str | None:
-    """The name to continue after; a token from other filters or mangled is a BadRequest."""
+    """The name to continue after. Anything but a token this service issued for these
+    filters (mangled, too long, nested however deep) is a BadRequest."""
     if token is None:
         return None
+    if not isinstance(token, str) or len(token) > MAX_PAGE_TOKEN:
+        raise BadRequest("page_token is not valid")
     try:
-        padded = str(token) + "=" * (-len(str(token)) % 4)
+        padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         after, token_filters = data["after"], data["filters"]
-    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, UnicodeError, binascii.Error, RecursionError):
         raise BadRequest("page_token is not valid") from None
     if not isinstance(after, str) or token_filters != filters:
         raise BadRequest("page_token is not valid for these filters")

@@ -13,6 +13,7 @@ from specsvc.content.intake import parse_content
 from specsvc.domainmodel import spec_id
 from specsvc.errors import (
     BadRequest,
+    PayloadTooLarge,
     SpecDeleted,
     SpecNotFound,
     SpecNotPublished,
@@ -27,11 +28,13 @@ from specsvc.service.resources import (
     summary_resource,
     version_resource,
 )
+from specsvc.service.slots import Slots
 from specsvc.spectypes import SpecTypeRegistry
 
 
 class SpecQueries:
     _app: SpecApplication
+    _evaluations: Slots
     _read_model: SpecReadModelRecorder
     _types: SpecTypeRegistry
     settings: Settings
@@ -183,17 +186,25 @@ class SpecQueries:
         spec_type = self._types.get(summary["type"])
         if spec_type.evaluate is None:
             raise ValidationError(f"specs of type {spec_type.name!r} cannot be evaluated")
-        if not isinstance(input, dict) or not _is_json_text(input):
+        size = _json_size(input) if isinstance(input, dict) else None
+        if size is None:
             raise ValidationError(
                 "input must be a mapping of JSON values with valid Unicode text",
                 errors=[{"path": "/input", "message": "not a mapping of valid JSON values"}],
+            )
+        limit = self.settings.max_evaluate_bytes
+        if size > limit:
+            raise PayloadTooLarge(
+                f"the input is {size} bytes as JSON, over the limit of {limit}",
+                details={"limit": limit, "size": size},
             )
         chosen = version if version is not None else summary["published_version"]
         row = self._version_row(name, summary["version"] if chosen is None else chosen)
         data = _data(row["content"])
         if data is None:
             raise ValidationError(f"version {row['version']} of {name!r} no longer parses")
-        outcome = spec_type.evaluate(data, input)
+        with self._evaluations.slot():
+            outcome = spec_type.evaluate(data, input)
         return {"result": outcome["result"], "version": row["version"], "trace": outcome["trace"]}
 
     def list_types(self) -> dict[str, Any]:
@@ -236,12 +247,12 @@ class SpecQueries:
             )
 
 
-def _is_json_text(value: Any) -> bool:
+def _json_size(value: Any) -> int | None:
+    """The UTF-8 size of ``value`` as JSON, or None when it is not JSON with valid text."""
     try:
-        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        return len(json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8"))
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-        return False
-    return True
+        return None
 
 
 def _data(content: str) -> dict[str, Any] | None:

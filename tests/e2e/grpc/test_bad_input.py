@@ -116,14 +116,14 @@ CORPUS = [
         "CreateSpec",
         create("a: " + "x" * OVER_RECEIVE_LIMIT),
         Code.RESOURCE_EXHAUSTED,
-        (),
+        ("PayloadTooLarge",),
     ),
     Bad(
         "update-message-over-max-receive-size",
         "UpdateSpec",
         update("a: " + "x" * OVER_RECEIVE_LIMIT),
         Code.RESOURCE_EXHAUSTED,
-        (),
+        ("PayloadTooLarge",),
     ),
     Bad(
         "content-over-max-spec-bytes",

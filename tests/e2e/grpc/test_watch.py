@@ -122,6 +122,8 @@ def start_server(service: SpecService) -> Iterator[Callable[..., GrpcServer]]:
     servers: list[GrpcServer] = []
 
     def start(**options: Any) -> GrpcServer:
+        # Every watcher here is the anonymous principal: only the total limit applies.
+        options.setdefault("max_watchers_per_principal", options.get("max_watchers", 128))
         servers.append(create_server(service, "127.0.0.1:0", **options))
         return servers[-1]
 
