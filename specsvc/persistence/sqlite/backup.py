@@ -14,7 +14,7 @@ from contextlib import closing
 from typing import Any
 
 from specsvc.errors import DestinationExists, StoreNotFound
-from specsvc.persistence.sqlite.files import copy_database, read_only, store_files
+from specsvc.persistence.sqlite.files import copy_database, store_files
 
 Progress = Callable[[str, int, int], None]
 PARTIAL = ".partial"
@@ -52,7 +52,10 @@ def _checked_copy(source: str, partial: str) -> int:
         if os.path.exists(leftover):
             os.remove(leftover)  # what an interrupted backup left behind
     copy_database(source, partial)
-    with closing(read_only(partial)) as connection:
+    with closing(sqlite3.connect(partial)) as connection:
+        # A backup is one self-contained file: no -wal or -shm beside it. A server
+        # started on it switches it back to WAL.
+        connection.execute("PRAGMA journal_mode=DELETE")
         (verdict,) = connection.execute("PRAGMA quick_check").fetchone()
     if verdict != "ok":
         os.remove(partial)
@@ -61,7 +64,7 @@ def _checked_copy(source: str, partial: str) -> int:
 
 
 def _log_facts(db: str) -> tuple[int, int]:
-    with closing(read_only(db)) as connection:
+    with closing(sqlite3.connect(db)) as connection:  # not read-only: that leaves -shm behind
         try:
             count, last = connection.execute(
                 "SELECT COUNT(*), MAX(rowid) FROM stored_events"

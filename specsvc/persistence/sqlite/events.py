@@ -34,13 +34,20 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
     """The event store, plus the spec timeline written in the same transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
-        identity = [IDENTITY_TABLE, identity_rows(uuid4().hex)]
         return [
             *super().construct_create_table_statements(),
             *TIMELINE_TABLE,
             *IDEMPOTENCY_TABLE,
-            *identity,
+            IDENTITY_TABLE,
         ]
+
+    def create_table(self) -> None:
+        super().create_table()
+        # The identity is written once, in a transaction of its own whose first statement
+        # is the write: reading first would make a busy store refuse the upgrade at once.
+        if self._scalar("SELECT id FROM store_identity", ()) is None:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(identity_rows(uuid4().hex))
 
     def store_id(self) -> str:
         return str(self._scalar("SELECT id FROM store_identity", ()))
