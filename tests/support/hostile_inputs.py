@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 # ~440 bytes that would expand to 9**9 * 6 strings if aliases were followed.
 BILLION_LAUGHS = (
     'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
@@ -54,3 +56,15 @@ BAD_NAMES: dict[str, str] = {
     "nul": "a\x00b",
     "trailing-newline": "abc\n",
 }
+
+# A regex-rules spec (under 2 KB) whose patterns no input matches (there is no "c") and
+# whose DFAs grow with every new run of "a" and "b" they read: work and memory for RE2.
+DFA_HOSTILE_RULES = "rule: {any: [" + ", ".join(
+    f"{{field: f, matches: '[ab]*{x}[ab]{{{n}}}c'}}" for n in range(12, 22) for x in "ab"
+) + "]}\n"
+
+
+def ab_text(size: int, seed: int = 1) -> str:
+    """``size`` random a's and b's: input that keeps DFA_HOSTILE_RULES busy."""
+    chooser = random.Random(seed)
+    return "".join(chooser.choice("ab") for _ in range(size))

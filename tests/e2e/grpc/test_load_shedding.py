@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import random
 import re
 import threading
 import time
@@ -21,6 +20,7 @@ from google.protobuf.struct_pb2 import Struct
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc as rpc
 from tests.support.grpc import assert_rpc_error
+from tests.support.hostile_inputs import DFA_HOSTILE_RULES, ab_text
 from tests.support.principals import PRINCIPALS, token_of
 from tests.support.processes import Server, running
 
@@ -93,9 +93,7 @@ def test_watchers_are_limited_per_principal_and_others_still_watch_and_read(serv
             stream.cancel()
 
 
-HOSTILE = "rule: {any: [" + ", ".join(
-    f"{{field: f, matches: '[ab]*{x}[ab]{{{n}}}c'}}" for n in range(12, 22) for x in "ab"
-) + "]}\n"
+HOSTILE = DFA_HOSTILE_RULES
 
 
 def test_past_the_unary_capacity_a_call_is_unavailable_with_error_info(serve: Any) -> None:
@@ -106,7 +104,7 @@ def test_past_the_unary_capacity_a_call_is_unavailable_with_error_info(serve: An
         timeout=TIMEOUT,
     )
     value = Struct()
-    value.update({"f": "".join(random.Random(3).choice("ab") for _ in range(15_000))})
+    value.update({"f": ab_text(15_000, seed=3)})
     outcomes: list[Any] = []
 
     def evaluate() -> None:

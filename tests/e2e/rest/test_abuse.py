@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import resource
 import socket
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.hostile_inputs import DFA_HOSTILE_RULES, ab_text
 from tests.support.processes import Server, running
 
 WAIT = 30.0  # a bound that stops a broken build from hanging; never a performance bound
@@ -73,11 +73,7 @@ def test_made_up_http_methods_add_no_metric_series(server: Server) -> None:
 
 # --- 2. regex-rules evaluation ----------------------------------------------------------
 
-# Patterns whose DFA would grow with every new run of a and b it reads (no input
-# matches them: there is no "c"); under 2 KB, the size of a spec.
-DFA_HOSTILE = "rule: {any: [" + ", ".join(
-    f"{{field: f, matches: '[ab]*{x}[ab]{{{n}}}c'}}" for n in range(12, 22) for x in "ab"
-) + "]}\n"
+DFA_HOSTILE = DFA_HOSTILE_RULES
 
 
 def test_an_evaluation_input_over_the_limit_is_413_and_the_limit_is_in_the_error(
@@ -85,7 +81,7 @@ def test_an_evaluation_input_over_the_limit_is_413_and_the_limit_is_in_the_error
 ) -> None:
     body = {"name": "hostile", "type": "regex-rules", "content": DFA_HOSTILE}
     assert server.json("POST", "/v1/specs", body)[0] == 201
-    value = "".join(random.Random(1).choice("ab") for _ in range(60_000))
+    value = ab_text(60_000, seed=1)
     status, answer = server.json("POST", "/v1/specs/hostile/evaluate", {"input": {"f": value}})
     assert status == 413 and answer["error"]["code"] == "PayloadTooLarge"
     assert answer["error"]["details"]["limit"] == 16384
@@ -96,7 +92,7 @@ def test_evaluations_past_the_limit_answer_503_with_retry_after(tmp_path: Path) 
     with running(*args, env={"SPECSVC_MAX_CONCURRENT_EVALUATIONS": "1"}) as server:
         body = {"name": "hostile", "type": "regex-rules", "content": DFA_HOSTILE}
         assert server.json("POST", "/v1/specs", body)[0] == 201
-        value = "".join(random.Random(2).choice("ab") for _ in range(15_000))
+        value = ab_text(15_000, seed=2)
         answers: list[tuple[int, str | None]] = []
 
         def evaluate() -> None:
