@@ -6,6 +6,7 @@ operator commands), ``SpecService.open()``, and tests that need the parts.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import Enum
 
@@ -14,12 +15,14 @@ from specsvc.config import Settings
 from specsvc.errors import StoreNotFound
 from specsvc.persistence.sqlite.datastore import check_durable
 from specsvc.persistence.sqlite.factory import library_env
-from specsvc.persistence.sqlite.files import store_exists
+from specsvc.persistence.sqlite.files import remove_leftovers, store_exists
 from specsvc.projections import SpecProjections
 from specsvc.runners.embedded import EmbeddedRunner
 from specsvc.service import SpecService
 from specsvc.spectypes import SpecTypeRegistry
 from specsvc.system import spec_system
+
+logger = logging.getLogger(__name__)
 
 
 class Role(Enum):
@@ -56,6 +59,9 @@ def env_for(settings: Settings) -> dict[str, str]:
 
 def start(settings: Settings, role: Role = Role.EMBEDDED) -> Components:
     """Start the system; projections catch up before this returns (but in maintenance)."""
+    if settings.db is not None:
+        for leftover in remove_leftovers(settings.db):
+            logger.info("removed %s, left by an interrupted rebuild", leftover)
     poll = settings.projection_poll_interval if role is Role.EMBEDDED else None
     runner = EmbeddedRunner(
         spec_system,

@@ -34,6 +34,16 @@ def store_exists(db: str) -> bool:
     return os.path.isfile(db)
 
 
+def remove_leftovers(db: str) -> list[str]:
+    """Temporary files that earlier versions' interrupted rebuilds left beside the store."""
+    folder = Path(db).absolute().parent
+    removed = []
+    for leftover in folder.glob("tmp*.rebuild.db"):
+        leftover.unlink(missing_ok=True)
+        removed.append(str(leftover))
+    return removed
+
+
 def read_only(path: str) -> sqlite3.Connection:
     """A connection that can neither create nor change ``path``."""
     return sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)

@@ -190,3 +190,12 @@ def test_a_backup_killed_midway_leaves_no_file_under_its_name_and_a_rerun_succee
     assert main(["backup", str(dest), "--db", str(db)]) == 0
     assert sorted(p.name for p in dest.parent.iterdir()) == ["copy.db", "copy.projections.db"]
     assert main(["verify", "--db", str(dest)]) == 0
+
+
+def test_temporary_files_of_an_interrupted_rebuild_go_on_the_next_start(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    leftover = tmp_path / "tmpab12cd34.rebuild.db"  # named as earlier versions named them
+    leftover.write_bytes(b"\0" * 1024)
+    with running(*serve(db)) as server:
+        assert any("left by an interrupted rebuild" in line for line in server.log)
+    assert not leftover.exists()
