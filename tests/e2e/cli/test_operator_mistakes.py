@@ -12,6 +12,7 @@ import threading
 import time
 from pathlib import Path
 
+from specsvc import SpecService
 from specsvc.cli import main
 from tests.support.processes import Server, running
 
@@ -137,9 +138,10 @@ def test_rebuild_completes_every_time_while_writers_keep_writing(tmp_path: Path)
 
 def test_a_killed_rebuild_leaves_nothing_behind(tmp_path: Path) -> None:
     db = tmp_path / "x.db"
-    with running(*serve(db)) as server:
+    with SpecService.open(str(db)) as seeding:
         for n in range(1500):
-            create(server, f"seed-{n}")
+            seeding.create_spec(f"seed-{n}", "generic", "a: 1\n", actor="ops")
+    with running(*serve(db)) as server:
         before = sorted(os.listdir(tmp_path))
         rebuild = subprocess.Popen(
             [sys.executable, "-m", "specsvc.cli", "rebuild-projections", "--db", str(db)]
@@ -166,6 +168,7 @@ def slow(source, target):
 files.copy_database = slow
 from specsvc.persistence.sqlite import backup as module
 module.copy_database = slow
+from specsvc import SpecService
 from specsvc.cli import main
 sys.exit(main(sys.argv[1:]))
 """
