@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import queue
@@ -14,9 +15,11 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +170,82 @@ def start_consumer(served: Served, *names: str) -> Lines:
     return consumer
 
 
+@dataclass
+class Relayed:
+    method: str
+    path: str
+    key: str | None
+    fault: str | None
+
+
+class FaultyProxy:
+    """A tiny HTTP proxy in front of a real server that loses answers on purpose.
+
+    Each write (a request with an Idempotency-Key) takes the next of ``faults``:
+    "unavailable" answers 503 with Retry-After: 1 and forwards nothing; "drop" forwards
+    the request, so the server stores it, then closes the connection without answering;
+    None (or no fault left) relays the answer.
+    """
+
+    def __init__(self, upstream: str, faults: list[str | None]):
+        self.upstream = urllib.parse.urlsplit(upstream)
+        self.faults = faults
+        self.relayed: list[Relayed] = []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                proxy.relay(self)
+
+            do_POST = do_PUT = do_GET
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> FaultyProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def relay(self, handler: BaseHTTPRequestHandler) -> None:
+        key = handler.headers.get("Idempotency-Key")
+        fault = self.faults.pop(0) if key is not None and self.faults else None
+        self.relayed.append(Relayed(handler.command, handler.path, key, fault))
+        body = handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+        if fault == "unavailable":
+            handler.send_response(503)
+            handler.send_header("Retry-After", "1")
+            handler.send_header("Content-Type", "application/json")
+            answer = b'{"error": {"code": "Unavailable", "message": "busy", "details": {}}}'
+            handler.send_header("Content-Length", str(len(answer)))
+            handler.end_headers()
+            handler.wfile.write(answer)
+            return
+        upstream = http.client.HTTPConnection(self.upstream.netloc, timeout=WAIT)
+        forwarded = ("Content-Type", "Authorization", "Idempotency-Key", "Accept")
+        headers = {name: handler.headers[name] for name in forwarded if name in handler.headers}
+        upstream.request(handler.command, handler.path, body or None, headers)
+        response = upstream.getresponse()
+        answer = response.read()
+        upstream.close()
+        if fault == "drop":  # stored upstream; the client never hears of it
+            handler.close_connection = True
+            return
+        handler.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "server", "date"):
+                handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(answer)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -221,6 +300,52 @@ def test_rest_client_example_reports_error_bodies_and_an_absent_server(server: S
     absent = run("rest_client.py", "--url", f"http://127.0.0.1:{free_port()}")
     assert absent.returncode == 2
     assert "cannot reach" in absent.stderr
+
+
+def test_retrying_client_example_runs_against_a_server(server: Served) -> None:
+    output = succeeds("retrying_client.py", "--url", server.url, "--token", TOKEN)
+    assert "created retry-demo-" in output
+    assert "nothing was written twice" in output
+    assert "the same key for another request: 422 IdempotencyKeyReused" in output
+    assert "published v2" in output
+    assert "retrying" not in output and "same key again" not in output
+
+
+def test_retrying_client_example_stores_each_retried_write_once(server: Served) -> None:
+    # The create is first refused with 503, then stored with its answer lost, then
+    # answered; the update is stored with its answer lost, then answered.
+    faults: list[str | None] = ["unavailable", "drop", None, "drop"]
+    with FaultyProxy(server.url, faults) as proxy:
+        args = ("--url", proxy.url, "--token", TOKEN, "--name", "retried-once")
+        output = succeeds("retrying_client.py", *args)
+    assert "503 Unavailable; retrying in 1.0s" in output
+    assert output.count("no answer (RemoteDisconnected); same key again") == 2
+
+    writes = [r for r in proxy.relayed if r.key is not None]
+    creates = [r for r in writes if r.path == "/v1/specs"]
+    assert [r.fault for r in creates] == ["unavailable", "drop", None]
+    updates = [r for r in writes if r.path.endswith("/content")]
+    # Lost, retried, repeated on purpose, and reused for another request: one key.
+    assert [r.fault for r in updates] == ["drop", None, None, None]
+    for attempts in (creates, updates):
+        assert len({r.key for r in attempts}) == 1, "a retry must send the same key"
+
+    # Stored once each: one creation, one update (no version 3), one publish.
+    status, history = server.call("GET", "/v1/specs/retried-once/history")
+    assert status == 200
+    events = [(e["event"], e["reason"], e["version"]) for e in history["events"]]
+    assert events == [
+        ("SpecCreated", "first draft", 1),
+        ("SpecUpdated", "more retries", 2),
+        ("SpecStateChanged", "reviewed", 2),
+    ]
+    created, updated, published = (e["position"] for e in history["events"])
+    # The answers the client finally got are those of the attempts that were stored.
+    assert f"created retried-once v1 at position {created}" in output
+    assert f"updated retried-once to v2 at position {updated}" in output
+    assert f"v2 at position {updated}, the first answer again" in output
+    assert f"published v2 at position {published}" in output
+    assert "the same key for another request: 422 IdempotencyKeyReused" in output
 
 
 def test_grpc_client_example_runs_and_reports_error_reasons(server: Served) -> None:
