@@ -114,7 +114,7 @@ def test_the_image_with_a_tokens_file_passes_its_healthcheck(tmp_path: Path) -> 
 
 
 def test_the_image_with_only_a_jwt_key_starts(tmp_path: Path) -> None:
-    secret = secrets.token_bytes(32)
+    secret = secrets.token_hex(32).encode()  # a key file ends where its text ends
     key = tmp_path / "jwt.key"
     key.write_bytes(secret)
     settings = image_settings(
