@@ -52,6 +52,28 @@ class Settings:
         cli_default="specs.db",
         commands=STORE,
     )
+    database_url: str | None = setting(
+        None,
+        "PostgreSQL event store, `postgresql://USER@HOST:PORT/DB`; when set, `--db` is not"
+        " used, `serve` runs no projections and `specsvc project` runs them",
+        commands=(*STORE, "project", "migrate"),
+    )
+    redis_url: str | None = setting(
+        None,
+        "Redis query cache for published content and spec reads, `redis://HOST:PORT/N`;"
+        " off when unset",
+        commands=("serve", "project"),
+    )
+    consistency_timeout: float = setting(
+        5.0,
+        "seconds a read waits for the read models to reach the position it needs before"
+        " answering `Unavailable`",
+    )
+    health_addr: str | None = setting(
+        None,
+        "`HOST:PORT` of the projection worker's /healthz, /readyz and /metrics",
+        commands=("project",),
+    )
     rest_addr: str | None = setting(
         None, "REST listener, `HOST:PORT` (port 0 picks a free one)", cli_default="127.0.0.1:8080"
     )
@@ -112,11 +134,12 @@ class Settings:
     idempotency_retention: float = setting(
         24.0, "hours an idempotency key and its answer are kept", commands=("serve",)
     )
-    log_level: str = setting("INFO", "logging level")
+    log_level: str = setting("INFO", "logging level", commands=("serve", "project"))
     log_format: str = setting(
         "auto",
         "`json` lines, readable `text`, or `auto` (text on a terminal)",
         choices=("auto", "json", "text"),
+        commands=("serve", "project"),
     )
 
     @classmethod

@@ -19,8 +19,13 @@ PACKAGES = ("specsvc", "rest_api", "grpc_api")
 
 # Lowest first. A module belongs to the longest prefix that names it.
 LAYERS: list[tuple[str, ...]] = [
-    ("specsvc.errors", "specsvc.config", "specsvc.persistence.interfaces"),
-    ("specsvc.content", "specsvc.observability", "specsvc.persistence.sqlite"),
+    ("specsvc.errors", "specsvc.config", "specsvc.persistence"),
+    (
+        "specsvc.content",
+        "specsvc.observability",
+        "specsvc.persistence.sqlite",
+        "specsvc.persistence.postgres",
+    ),
     ("specsvc.domainmodel", "specsvc.spectypes", "specsvc.auth"),
     ("specsvc.application", "specsvc.projections"),
     ("specsvc.system", "specsvc.runners"),
@@ -32,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 # A storage backend is chosen by the composition root; above it, only operator tasks
 # (a scratch store for rebuilds) and the command line (backups of files) name one.
-BACKENDS = "specsvc.persistence.sqlite"
+BACKENDS = ("specsvc.persistence.sqlite", "specsvc.persistence.postgres")
 MAY_NAME_BACKENDS = ("specsvc.persistence", "specsvc.bootstrap", "specsvc.operator", "specsvc.cli")
 # Adapters call the service; they never reach the domain, the application or a recorder.
 ADAPTERS = ("rest_api", "grpc_api")
@@ -127,7 +132,7 @@ def violations(found: Import) -> list[str]:
         imported_layer == importer_layer and imported_prefix != importer_prefix
     ):
         problems.append(f"{where}: points up (or sideways) from {importer_prefix}")
-    if _under(found.imported, (BACKENDS,)) and not _under(found.importer, MAY_NAME_BACKENDS):
+    if _under(found.imported, BACKENDS) and not _under(found.importer, MAY_NAME_BACKENDS):
         problems.append(f"{where}: only the composition root picks a storage backend")
     adapter_may = found.imported == "specsvc" or _under(
         found.imported, (*ADAPTERS, *ADAPTER_MAY_IMPORT)

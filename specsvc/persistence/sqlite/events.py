@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
+from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
     PositionedEvent,
     RememberedAnswer,
@@ -17,12 +18,7 @@ from specsvc.persistence.interfaces import (
     to_micros,
 )
 from specsvc.persistence.sqlite.datastore import DurableDatastore
-from specsvc.persistence.sqlite.schema import (
-    IDEMPOTENCY_TABLE,
-    IDENTITY_TABLE,
-    TIMELINE_TABLE,
-    identity_rows,
-)
+from specsvc.persistence.sqlite.schema import IDEMPOTENCY_TABLE, IDENTITY_TABLE, TIMELINE_TABLE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,12 +41,12 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
         super().create_table()
         # The identity is written once, in a transaction of its own whose first statement
         # is the write: reading first would make a busy store refuse the upgrade at once.
-        if self._scalar("SELECT id FROM store_identity", ()) is None:
+        if self._scalar(sql.STORE_ID, {}) is None:
             with self.datastore.transaction(commit=True) as c:
-                c.execute(identity_rows(uuid4().hex))
+                c.execute(sql.NEW_STORE_ID, {"id": uuid4().hex})
 
     def store_id(self) -> str:
-        return str(self._scalar("SELECT id FROM store_identity", ()))
+        return str(self._scalar(sql.STORE_ID, {}))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -61,48 +57,11 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
         for stored, position in zip(stored_events, positions or (), strict=True):
             entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
             if entry is not None:
-                self._insert_timeline(c, entry, position)
+                c.execute(sql.INSERT_TIMELINE, sql.timeline_params(entry, position))
         answer: RememberedAnswer | None = kwargs.get("idempotency")
         if answer is not None and positions:
             self._insert_answer(c, answer, positions[-1])
         return positions
-
-    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(
-                "SELECT request_sha256, answer, position, recorded_at FROM idempotency_keys"
-                " WHERE principal=? AND key=? AND recorded_at>=?",
-                (principal, key, to_micros(since)),
-            )
-            row = c.fetchone()
-        if row is None:
-            return None
-        digest, answer, position, recorded = row
-        moment = from_micros(recorded)
-        return RememberedAnswer(principal, key, digest, answer, moment, since, position)
-
-    def remember(self, answer: RememberedAnswer) -> None:
-        assert answer.position is not None, "an answer kept without events names its position"
-        with self.datastore.transaction(commit=True) as c:
-            self._insert_answer(c, answer, answer.position)
-
-    @staticmethod
-    def _insert_answer(c: SQLiteCursor, answer: RememberedAnswer, position: int) -> None:
-        # A key that has expired may be used again: its old row goes (IntegrityError for
-        # a live one tells the caller that someone else answered under it first).
-        cutoff = to_micros(answer.expired_before)
-        c.execute("DELETE FROM idempotency_keys WHERE recorded_at < ?", (cutoff,))
-        c.execute(
-            "INSERT INTO idempotency_keys VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                answer.principal,
-                answer.key,
-                answer.request_sha256,
-                answer.answer,
-                position,
-                to_micros(answer.recorded_at),
-            ),
-        )
 
     def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
         # SQLite takes an explicit rowid, so every event keeps its exported position.
@@ -121,44 +80,46 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
                         stored.state,
                     ),
                 )
-                self._insert_timeline(c, event.timeline, event.position)
+                c.execute(sql.INSERT_TIMELINE, sql.timeline_params(event.timeline, event.position))
+
+    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(sql.RECALL, {"principal": principal, "key": key, "since": to_micros(since)})
+            row = c.fetchone()
+        if row is None:
+            return None
+        digest, answer, position, recorded = row
+        moment = from_micros(recorded)
+        return RememberedAnswer(principal, key, digest, answer, moment, since, position)
+
+    def remember(self, answer: RememberedAnswer) -> None:
+        assert answer.position is not None, "an answer kept without events names its position"
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_answer(c, answer, answer.position)
 
     @staticmethod
-    def _insert_timeline(c: SQLiteCursor, entry: TimelineEntry, position: int) -> None:
-        c.execute(
-            "INSERT INTO spec_timeline VALUES (?, ?, ?, ?, ?)",
-            (
-                entry.spec_id.hex,
-                entry.sequence,
-                position,
-                to_micros(entry.timestamp),
-                entry.content_version,
-            ),
-        )
+    def _insert_answer(c: SQLiteCursor, answer: RememberedAnswer, position: int) -> None:
+        # An expired key may be used again: its old row goes (IntegrityError for a live
+        # one tells the caller that someone else answered under it first).
+        c.execute(sql.FORGET_EXPIRED, {"cutoff": to_micros(answer.expired_before)})
+        c.execute(sql.REMEMBER, sql.answer_params(answer, position))
 
     def position_of(self, spec_id: UUID, sequence: int) -> int | None:
-        return self._scalar(
-            "SELECT position FROM spec_timeline WHERE spec_id=? AND sequence=?",
-            (spec_id.hex, sequence),
-        )
+        return self._scalar(sql.POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
 
     def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
-        return self._scalar(
-            "SELECT MIN(sequence) FROM spec_timeline WHERE spec_id=? AND content_version=?",
-            (spec_id.hex, content_version),
-        )
+        params = {"spec_id": spec_id.hex, "version": content_version}
+        return self._scalar(sql.SEQUENCE_OF_VERSION, params)
 
     def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
-        return self._scalar(
-            "SELECT MAX(sequence) FROM spec_timeline WHERE spec_id=? AND timestamp<=?",
-            (spec_id.hex, to_micros(moment)),
-        )
+        params = {"spec_id": spec_id.hex, "moment": to_micros(moment)}
+        return self._scalar(sql.SEQUENCE_AT, params)
 
     def describe(self) -> dict[str, Any]:
         assert isinstance(self.datastore, DurableDatastore)
         return self.datastore.describe()
 
-    def _scalar(self, statement: str, params: tuple[Any, ...]) -> Any:
+    def _scalar(self, statement: str, params: dict[str, Any]) -> Any:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             row = c.fetchone()

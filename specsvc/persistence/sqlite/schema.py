@@ -24,13 +24,6 @@ IDEMPOTENCY_TABLE = [
 IDENTITY_TABLE = "CREATE TABLE IF NOT EXISTS store_identity (id TEXT NOT NULL)"
 
 
-def identity_rows(new_id: str) -> str:
-    return (
-        f"INSERT INTO store_identity (id) SELECT '{new_id}'"
-        " WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
-    )
-
-
 # Which event store the read models were built from: one row.
 BINDING_TABLE = (
     "CREATE TABLE IF NOT EXISTS read_model_binding ("
@@ -60,20 +53,3 @@ READ_MODEL_TABLES = [
     "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, position)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (timestamp)",
 ]
-
-# Each read-model table and its key: dumps are ordered by it, rebuilds compare rows by it.
-READ_MODEL_KEYS: dict[str, tuple[str, ...]] = {
-    "spec_summaries": ("id",),
-    "spec_versions": ("spec_id", "version"),
-    "audit_log": ("position",),
-}
-
-SUMMARY_COLUMNS = (
-    "id, name, type, state, version, published_version, content_sha256, created_at,"
-    " created_by, updated_at, updated_by, revision, published_at"
-)
-VERSION_COLUMNS = "version, sequence, content_sha256, size, created_at, created_by, reason"
-AUDIT_COLUMNS = (
-    "position, spec, sequence, event, timestamp, actor, correlation_id, reason, version,"
-    " from_state, to_state, published_version"
-)

@@ -1,0 +1,205 @@
+"""The SQL the recorders of every backend share: one statement, named parameters.
+
+Tables are created by each backend in its own dialect; what reads and writes rows is
+written once here, in SQL that SQLite and PostgreSQL both accept, so the read models
+and the timeline mean the same on either store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from specsvc.persistence.interfaces import (
+    EventQuery,
+    EventRow,
+    RememberedAnswer,
+    SummaryQuery,
+    TimelineEntry,
+    from_micros,
+    to_micros,
+)
+
+# --- the event store's own tables ---------------------------------------------------------
+
+INSERT_TIMELINE = (
+    "INSERT INTO spec_timeline (spec_id, sequence, position, timestamp, content_version)"
+    " VALUES (:spec_id, :sequence, :position, :timestamp, :content_version)"
+)
+POSITION_OF = "SELECT position FROM spec_timeline WHERE spec_id=:spec_id AND sequence=:sequence"
+SEQUENCE_OF_VERSION = (
+    "SELECT MIN(sequence) FROM spec_timeline WHERE spec_id=:spec_id AND content_version=:version"
+)
+SEQUENCE_AT = (
+    "SELECT MAX(sequence) FROM spec_timeline WHERE spec_id=:spec_id AND timestamp<=:moment"
+)
+RECALL = (
+    "SELECT request_sha256, answer, position, recorded_at FROM idempotency_keys"
+    " WHERE principal=:principal AND key=:key AND recorded_at>=:since"
+)
+FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE recorded_at < :cutoff"
+REMEMBER = (
+    "INSERT INTO idempotency_keys (principal, key, request_sha256, answer, position,"
+    " recorded_at) VALUES (:principal, :key, :request_sha256, :answer, :position, :recorded_at)"
+)
+STORE_ID = "SELECT id FROM store_identity"
+NEW_STORE_ID = (
+    "INSERT INTO store_identity (id) SELECT :id WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
+)
+
+
+def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:
+    return {
+        "spec_id": entry.spec_id.hex,
+        "sequence": entry.sequence,
+        "position": position,
+        "timestamp": to_micros(entry.timestamp),
+        "content_version": entry.content_version,
+    }
+
+
+def answer_params(answer: RememberedAnswer, position: int) -> dict[str, Any]:
+    return {
+        "principal": answer.principal,
+        "key": answer.key,
+        "request_sha256": answer.request_sha256,
+        "answer": answer.answer,
+        "position": position,
+        "recorded_at": to_micros(answer.recorded_at),
+    }
+
+
+def spec_key(spec_id: UUID) -> str:
+    """How the event store's own tables name a spec."""
+    return spec_id.hex
+
+
+# --- the read models -------------------------------------------------------------------------
+
+# Each read-model table and its key: dumps are ordered by it, rebuilds compare rows by it.
+READ_MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "spec_summaries": ("id",),
+    "spec_versions": ("spec_id", "version"),
+    "audit_log": ("position",),
+}
+SUMMARY_COLUMNS = (
+    "id, name, type, state, version, published_version, content_sha256, created_at,"
+    " created_by, updated_at, updated_by, revision, published_at"
+)
+VERSION_COLUMNS = "version, sequence, content_sha256, size, created_at, created_by, reason"
+AUDIT_COLUMNS = (
+    "position, spec, sequence, event, timestamp, actor, correlation_id, reason, version,"
+    " from_state, to_state, published_version"
+)
+TIME_COLUMNS = ("created_at", "updated_at", "published_at", "timestamp")
+
+_CREATED = (
+    "INSERT INTO spec_summaries (" + SUMMARY_COLUMNS + ") VALUES (:spec_id, :name, :type,"
+    " 'draft', 1, NULL, :content_sha256, :timestamp, :actor, :timestamp, :actor, :sequence, NULL)"
+)
+_UPDATED = (
+    "UPDATE spec_summaries SET version=:version, content_sha256=:content_sha256,"
+    " updated_at=:timestamp, updated_by=:actor, revision=:sequence WHERE id=:spec_id"
+)
+_VERSION = (
+    "INSERT INTO spec_versions (spec_id, version, sequence, content, content_sha256, size,"
+    " created_at, created_by, reason) VALUES (:spec_id, :version, :sequence, :content,"
+    " :content_sha256, :size, :timestamp, :actor, :reason)"
+)
+_AUDIT = (
+    "INSERT INTO audit_log (" + AUDIT_COLUMNS + ", spec_id) VALUES (:position,"
+    " (SELECT name FROM spec_summaries WHERE id=:spec_id), :sequence, :event, :timestamp,"
+    " :actor, :correlation_id, :reason,"
+    " COALESCE(:version, (SELECT version FROM spec_summaries WHERE id=:spec_id)),"
+    " :from_state, :to_state, :published_version, :spec_id)"
+)
+_STATE_CHANGED = (
+    "UPDATE spec_summaries SET state=:to_state, published_version=:published_version,"
+    " published_at=CASE WHEN :to_state='published' THEN :timestamp ELSE published_at END,"
+    " updated_at=:timestamp, updated_by=:actor, revision=:sequence WHERE id=:spec_id"
+)
+
+
+def projection(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]:
+    """The statements, in order, that project one event into the read models."""
+    params = {
+        **row.__dict__,
+        "spec_id": str(row.spec_id),
+        "timestamp": to_micros(row.timestamp),
+        "size": None if row.content is None else len(row.content.encode("utf-8")),
+        "position": position,
+    }
+    statements = []
+    if row.event == "SpecCreated":
+        statements.append(_CREATED)
+    elif row.event == "SpecUpdated":
+        statements.append(_UPDATED)
+    if row.content is not None:
+        statements.append(_VERSION)
+    statements.append(_AUDIT)
+    if row.event == "SpecStateChanged":
+        statements.append(_STATE_CHANGED)
+    return [(statement, params) for statement in statements]
+
+
+def summaries(query: SummaryQuery) -> tuple[str, dict[str, Any]]:
+    clauses = ["state=:state" if query.state else "state<>'deleted'"]
+    params: dict[str, Any] = {"state": query.state, "limit": query.limit}
+    if query.type:
+        clauses.append("type=:type")
+        params["type"] = query.type
+    if query.name_prefix:
+        # Names are ASCII below 0x7f, so this range is exactly "starts with" and uses the
+        # index (names sort by their bytes on every backend).
+        clauses.append("name>=:prefix AND name<:prefix_end")
+        params.update(prefix=query.name_prefix, prefix_end=query.name_prefix + "\x7f")
+    if query.after_name:
+        clauses.append("name>:after")
+        params["after"] = query.after_name
+    where = " AND ".join(clauses)
+    return (
+        f"SELECT {SUMMARY_COLUMNS} FROM spec_summaries WHERE {where} ORDER BY name LIMIT :limit",
+        params,
+    )
+
+
+SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM spec_summaries WHERE id=:spec_id"
+# One query for the hottest read: the summary joined with its published content.
+PUBLISHED = (
+    "SELECT " + ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
+    + ", v.content FROM spec_summaries s LEFT JOIN spec_versions v"
+    " ON v.spec_id = s.id AND v.version = s.published_version WHERE s.id=:spec_id"
+)
+VERSION = (
+    f"SELECT {VERSION_COLUMNS}, content FROM spec_versions"
+    " WHERE spec_id=:spec_id AND version=:version"
+)
+VERSIONS = f"SELECT {VERSION_COLUMNS} FROM spec_versions WHERE spec_id=:spec_id ORDER BY version"
+HISTORY = f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE spec_id=:spec_id ORDER BY sequence"
+
+
+def audit(query: EventQuery) -> tuple[str, dict[str, Any]]:
+    clauses = ["position>:after"]
+    params: dict[str, Any] = {"after": query.after, "limit": query.limit}
+    for clause, name, value in (
+        ("actor=:actor", "actor", query.actor),
+        ("spec_id=:spec_id", "spec_id", query.spec_id and str(query.spec_id)),
+        ("timestamp>=:since", "since", query.since and to_micros(query.since)),
+        ("timestamp<=:until", "until", query.until and to_micros(query.until)),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params[name] = value
+    where = " AND ".join(clauses)
+    return (
+        f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {where} ORDER BY position LIMIT :limit",
+        params,
+    )
+
+
+def decoded(row: dict[str, Any]) -> dict[str, Any]:
+    """A read-model row as the service uses it: instants as datetimes."""
+    for column in TIME_COLUMNS:
+        if row.get(column) is not None:
+            row[column] = from_micros(row[column])
+    return row
