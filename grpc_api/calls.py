@@ -23,6 +23,7 @@ from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PayloadTooLarge, PermissionDenied, SpecServiceError
 from specsvc.observability.metrics import COMMANDS, bounded, observe_request
+from specsvc.service.consistency import parse_min_position
 from specsvc.service.slots import Slots
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Call:
     principal: Principal
     correlation_id: str
     idempotency_key: str | None = None
+    min_position: int | None = None
 
 
 _current: contextvars.ContextVar[Call] = contextvars.ContextVar("specsvc_call")
@@ -120,7 +122,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
             raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
         authorize(principal, action)
         key = metadata.get("idempotency-key")
-        return Call(principal, correlation_id, None if key is None else str(key))
+        raw = metadata.get("x-min-position")
+        position = parse_min_position(None if raw is None else str(raw), "x-min-position")
+        return Call(principal, correlation_id, None if key is None else str(key), position)
 
     @contextmanager
     def _scope(

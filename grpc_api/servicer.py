@@ -81,12 +81,17 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
 
     def GetSpec(self, request: pb.GetSpecRequest, context: Any) -> pb.Spec:
         spec = self._service.get_spec(
-            request.name, version=optional(request, "version"), as_of=instant(request, "as_of")
+            request.name,
+            version=optional(request, "version"),
+            as_of=instant(request, "as_of"),
+            min_position=_min_position(),
         )
         return to_message(spec, pb.Spec)
 
     def GetPublishedSpec(self, request: pb.GetPublishedSpecRequest, context: Any) -> Any:
-        served = self._service.get_published(request.name, as_of=instant(request, "as_of"))
+        served = self._service.get_published(
+            request.name, as_of=instant(request, "as_of"), min_position=_min_position()
+        )
         return to_message(served, pb.PublishedSpec)
 
     def ListSpecs(self, request: pb.ListSpecsRequest, context: Any) -> Any:
@@ -96,20 +101,31 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
             name_prefix=text(request, "name_prefix"),
             limit=optional(request, "limit", 50),
             page_token=text(request, "page_token"),
+            min_position=_min_position(),
         )
         return to_message(page, pb.ListSpecsResponse)
 
     def ListVersions(self, request: pb.ListVersionsRequest, context: Any) -> Any:
-        return to_message(self._service.list_versions(request.name), pb.ListVersionsResponse)
+        versions = self._service.list_versions(request.name, min_position=_min_position())
+        return to_message(versions, pb.ListVersionsResponse)
 
     def GetVersion(self, request: pb.GetVersionRequest, context: Any) -> pb.Version:
-        return to_message(self._service.get_version(request.name, request.version), pb.Version)
+        version = self._service.get_version(
+            request.name, request.version, min_position=_min_position()
+        )
+        return to_message(version, pb.Version)
 
     def GetHistory(self, request: pb.GetHistoryRequest, context: Any) -> Any:
-        return to_message(self._service.history(request.name), pb.GetHistoryResponse)
+        history = self._service.history(request.name, min_position=_min_position())
+        return to_message(history, pb.GetHistoryResponse)
 
     def DiffVersions(self, request: pb.DiffVersionsRequest, context: Any) -> Any:
-        diff = self._service.diff(request.name, request.from_version, request.to_version)
+        diff = self._service.diff(
+            request.name,
+            request.from_version,
+            request.to_version,
+            min_position=_min_position(),
+        )
         return to_message(diff, pb.DiffVersionsResponse)
 
     def ValidateSpec(self, request: pb.ValidateSpecRequest, context: Any) -> Any:
@@ -125,7 +141,10 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
                 details={"field": "input"},
             )
         result = self._service.evaluate(
-            request.name, struct_to_dict(request.input), version=optional(request, "version")
+            request.name,
+            struct_to_dict(request.input),
+            version=optional(request, "version"),
+            min_position=_min_position(),
         )
         return to_message(result, pb.EvaluateSpecResponse)
 
@@ -137,6 +156,7 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
             spec=text(request, "spec"),
             since=instant(request, "since"),
             until=instant(request, "until"),
+            min_position=_min_position(),
         )
         return to_message(page, pb.ListEventsResponse)
 
@@ -153,3 +173,8 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
 
     def ListTypes(self, request: pb.ListTypesRequest, context: Any) -> Any:
         return to_message(self._service.list_types(), pb.ListTypesResponse)
+
+
+def _min_position() -> int | None:
+    """The ``x-min-position`` metadata: the position the read models must hold first."""
+    return current_call().min_position

@@ -144,7 +144,7 @@ class Broadcaster:
 
     def _replay(self, after: int, subscription: Subscription) -> Iterator[dict[str, Any]]:
         while after < subscription.start:
-            page = self._service.list_events(after=after, limit=PAGE)["events"]
+            page = self._service.list_events(after=after, limit=PAGE, min_position=0)["events"]
             for row in page:
                 if row["position"] > subscription.start:
                     return
@@ -176,7 +176,9 @@ class Broadcaster:
 
     def _deliver(self) -> None:
         while True:
-            rows = self._service.list_events(after=self.position, limit=PAGE)["events"]
+            # What is projected so far: never wait for a position first (min_position 0).
+            rows = self._service.list_events(after=self.position, limit=PAGE, min_position=0)
+            rows = rows["events"]
             if not rows:
                 return
             with self._lock:

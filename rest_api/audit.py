@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from rest_api.context import service
-from rest_api.requests import query
+from rest_api.requests import min_position, query
 
 audit = Blueprint("audit", __name__, url_prefix="/v1/events")
 
@@ -24,4 +24,4 @@ def list_events() -> Any:
             "until": "datetime",
         }
     )
-    return service().list_events(**params)
+    return service().list_events(**params, min_position=min_position())

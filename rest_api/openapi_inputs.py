@@ -116,6 +116,13 @@ PARAMETERS: dict[str, Schema] = {
         "a retry with the same key and request answers as the first answer did and writes"
         " nothing; the same key with another request is IdempotencyKeyReused (422)",
     ),
+    "MinPosition": param(
+        "header",
+        "X-Min-Position",
+        {"type": "string", "pattern": r"^[0-9]{1,19}$"},
+        "answer only once the read models hold this position (a write's position): waits"
+        " up to the consistency timeout, then 503 Unavailable with Retry-After",
+    ),
     "IfNoneMatch": param(
         "header", "If-None-Match", {"type": "string"}, "304 when the revision still matches"
     ),

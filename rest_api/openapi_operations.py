@@ -72,4 +72,6 @@ def read(
 ) -> Operation:
     """A GET of one spec's data: 404 for a spec that does not exist, and ``errs``."""
     responses = {"200": ok(summary, schema, *headers, raw=raw)}
-    return operation(op_id, summary, "specs", responses, "SpecName", *params, errs=(404, *errs))
+    return operation(
+        op_id, summary, "specs", responses, "SpecName", *params, "MinPosition", errs=(404, *errs)
+    )

@@ -31,7 +31,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "spec summaries ordered by name; deleted ones only with state=deleted",
             "specs",
             {"200": ok("one page of summaries", "SpecList")},
-            *("State", "Type", "NamePrefix", "SpecsLimit", "PageToken"),
+            *("State", "Type", "NamePrefix", "SpecsLimit", "PageToken", "MinPosition"),
         ),
     },
     "/v1/specs/{name}": {
@@ -40,7 +40,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "the spec now, or as it stood at as_of",
             "specs",
             {"200": _SPEC, "304": _NOT_MODIFIED},
-            *("SpecName", "AsOf", "IfNoneMatch"),
+            *("SpecName", "AsOf", "IfNoneMatch", "MinPosition"),
             errs=(404,),
         )
     },
@@ -86,6 +86,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "specs",
             {"200": ok("the result and its trace", "EvaluateResult")},
             "SpecName",
+            "MinPosition",
             body="Evaluate",
             errs=(*BODY_ERRORS, 404, 410),
         )
@@ -96,7 +97,7 @@ PATHS: dict[str, dict[str, Operation]] = {
             "the global audit log in commit order",
             "audit",
             {"200": ok("events and the position to continue after", "EventPage")},
-            *("After", "EventsLimit", "Actor", "Spec", "Since", "Until"),
+            *("After", "EventsLimit", "Actor", "Spec", "Since", "Until", "MinPosition"),
         )
     },
     "/v1/validate": {

@@ -113,7 +113,11 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
                     "lag": nullable("integer", minimum=0),
                     "caught_up": {"type": "boolean"},
                     "error": nullable("string"),
-                }
+                },
+                {
+                    "projector": {"enum": ["embedded", "worker"]},
+                    "worker_running": {"type": "boolean"},
+                },
             ),
         }
     ),

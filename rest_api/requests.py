@@ -12,6 +12,7 @@ from flask import current_app, request
 
 from rest_api.bodies import BODIES, Field, Presence
 from specsvc.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from specsvc.service.consistency import parse_min_position
 
 RFC3339 = re.compile(
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,30})?"
@@ -162,6 +163,11 @@ def rfc3339(raw: str, name: str) -> datetime:
 def _trim_fraction(text: str) -> str:
     # Python accepts at most microseconds; RFC 3339 allows any precision.
     return re.sub(r"\.(\d{6})\d+", r".\1", text)
+
+
+def min_position() -> int | None:
+    """The ``X-Min-Position`` header: the position the read models must hold first."""
+    return parse_min_position(request.headers.get("X-Min-Position"), "X-Min-Position")
 
 
 def wants(media_type: str) -> bool:

@@ -16,7 +16,7 @@ from rest_api.representations import (
     raw_text,
     single_revision,
 )
-from rest_api.requests import json_body, query, wants
+from rest_api.requests import json_body, min_position, query, wants
 from specsvc.errors import BadRequest
 
 specs = Blueprint("specs", __name__, url_prefix="/v1/specs")
@@ -68,13 +68,13 @@ def list_specs() -> Any:
             "page_token": "string",
         }
     )
-    return service().list_specs(**params)
+    return service().list_specs(**params, min_position=min_position())
 
 
 @specs.get("/<name>")
 def get_spec(name: str) -> Response:
     params = query({"as_of": "datetime"})
-    spec = service().get_spec(name, as_of=params.get("as_of"))
+    spec = service().get_spec(name, as_of=params.get("as_of"), min_position=min_position())
     if not_modified(spec["revision"]):
         response = Response(status=304)
         response.headers["ETag"] = etag(spec["revision"])
@@ -134,7 +134,7 @@ def delete(name: str) -> Response:
 @specs.get("/<name>/published")
 def published(name: str) -> Any:
     params = query({"as_of": "datetime"})
-    served = service().get_published(name, as_of=params.get("as_of"))
+    served = service().get_published(name, as_of=params.get("as_of"), min_position=min_position())
     response = content_or_json(served)
     if served["state"] == "deprecated":
         response = response if isinstance(response, Response) else jsonify(response)
@@ -145,13 +145,14 @@ def published(name: str) -> Any:
 @specs.get("/<name>/versions")
 def versions(name: str) -> Any:
     query({})
-    return service().list_versions(name)
+    return service().list_versions(name, min_position=min_position())
 
 
 @specs.get("/<name>/versions/<version>")
 def version(name: str, version: str) -> Any:
     query({})
-    return content_or_json(service().get_version(name, _path_int(version, "version")))
+    number = _path_int(version, "version")
+    return content_or_json(service().get_version(name, number, min_position=min_position()))
 
 
 @specs.get("/<name>/diff")
@@ -159,20 +160,22 @@ def diff(name: str) -> Any:
     params = query({"from": "integer", "to": "integer"})
     if "from" not in params or "to" not in params:
         raise BadRequest("diff needs both from and to versions")
-    result = service().diff(name, params["from"], params["to"])
+    result = service().diff(name, params["from"], params["to"], min_position=min_position())
     return raw_text(result["diff"], DIFF) if wants(DIFF) else result
 
 
 @specs.get("/<name>/history")
 def history(name: str) -> Any:
     query({})
-    return service().history(name)
+    return service().history(name, min_position=min_position())
 
 
 @specs.post("/<name>/evaluate")
 def evaluate(name: str) -> Any:
     body = json_body()
-    return service().evaluate(name, body["input"], version=body["version"])
+    return service().evaluate(
+        name, body["input"], version=body["version"], min_position=min_position()
+    )
 
 
 def _path_int(raw: str, name: str) -> int:

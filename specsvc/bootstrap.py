@@ -1,23 +1,30 @@
 """The composition root: settings and a role in, running components out.
 
-Only entry points import this module: the command line (``specsvc serve`` and the
-operator commands), ``SpecService.open()``, and tests that need the parts.
+Only entry points import this module: the command line (``specsvc serve``,
+``specsvc project`` and the operator commands), ``SpecService.open()``, and tests that
+need the parts. The store is the SQLite file of ``--db`` unless ``--database-url`` names
+a PostgreSQL database (docs/architecture.md, Deployment).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
+from types import ModuleType
 
 from specsvc.application import SpecApplication
 from specsvc.config import Settings
-from specsvc.errors import StoreNotFound
+from specsvc.errors import ConfigurationError, StoreNotFound
+from specsvc.persistence.sqlite import factory as sqlite
 from specsvc.persistence.sqlite.datastore import check_durable
-from specsvc.persistence.sqlite.factory import library_env
 from specsvc.persistence.sqlite.files import remove_leftovers, store_exists
 from specsvc.projections import SpecProjections
 from specsvc.runners.embedded import EmbeddedRunner
+from specsvc.runners.monitor import ProjectionMonitor
+from specsvc.runners.remote import RemoteMonitor
+from specsvc.runners.worker import ProjectionWorker
 from specsvc.service import SpecService
 from specsvc.spectypes import SpecTypeRegistry
 from specsvc.system import spec_system
@@ -28,12 +35,13 @@ logger = logging.getLogger(__name__)
 class Role(Enum):
     """What a process does with the store."""
 
-    # An API process, or the Python API, on the embedded store: projections run here, in
-    # step with writes, and (with a poll interval set) a poller picks up what other
-    # processes commit.
-    EMBEDDED = "embedded"
-    # A one-off command (operator tools, status, the Python API): projections run here
-    # when it writes or asks to catch up; no poller.
+    # An API process, or the Python API. On the embedded store the projections run here,
+    # in step with writes, and (with a poll interval set) a poller picks up what other
+    # processes commit. On PostgreSQL the projection worker runs them; this process
+    # follows what it projects.
+    API = "api"
+    # A one-off command (operator tools, status): on the embedded store, projections run
+    # here when it writes or asks to catch up; no poller.
     TOOL = "tool"
     # An operator command that must see the store as it is: nothing is projected on start.
     MAINTENANCE = "maintenance"
@@ -44,54 +52,125 @@ class Components:
     """The running parts of a store, for entry points that need more than the service."""
 
     settings: Settings
-    runner: EmbeddedRunner
+    monitor: ProjectionMonitor
     application: SpecApplication
     projections: SpecProjections
     service: SpecService
 
 
+def postgres() -> ModuleType:
+    """The PostgreSQL backend, which needs the ``postgres`` extra (psycopg)."""
+    try:
+        from specsvc.persistence.postgres import factory
+    except ImportError as error:
+        raise ConfigurationError(
+            f"--database-url needs the PostgreSQL driver ({error.name} is not installed):"
+            " pip install 'specsvc[postgres]'"
+        ) from None
+    return factory
+
+
 def env_for(settings: Settings) -> dict[str, str]:
     """The ``eventsourcing`` environment of the store that ``settings`` name."""
-    return library_env(
+    if settings.database_url:
+        return postgres().library_env(settings.database_url)
+    return sqlite.library_env(
         SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
     )
 
 
-def start(settings: Settings, role: Role = Role.EMBEDDED) -> Components:
-    """Start the system; projections catch up before this returns (but in maintenance)."""
+def start(settings: Settings, role: Role = Role.API) -> Components:
+    """Start the parts; on the embedded store the projections catch up before this
+    returns (but in maintenance)."""
+    if settings.database_url:
+        return _start_shared(settings)
     if settings.db is not None:
         for leftover in remove_leftovers(settings.db):
             logger.info("removed %s, left by an interrupted rebuild", leftover)
-    poll = settings.projection_poll_interval if role is Role.EMBEDDED else None
+    poll = settings.projection_poll_interval if role is Role.API else None
     runner = EmbeddedRunner(
         spec_system,
         env=env_for(settings),
         poll_interval=poll,
         catch_up_on_start=role is not Role.MAINTENANCE,
-        repair_read_models=role is Role.EMBEDDED,
+        repair_read_models=role is Role.API,
     )
     runner.start()
     application = runner.get(SpecApplication)
     projections = runner.get(SpecProjections)
+    return _assemble(settings, runner, application, projections, runner.stop)
+
+
+def _start_shared(settings: Settings) -> Components:
+    """The parts of an API process (or a tool) over PostgreSQL: no projections run here."""
+    env = env_for(settings)
+    application = SpecApplication(env=env)
+    projections = SpecProjections(env=env)
+    try:
+        monitor = RemoteMonitor(
+            application, projections, catch_up_timeout=settings.consistency_timeout
+        )
+    except Exception:
+        application.close()
+        projections.close()
+        raise
+
+    def close() -> None:
+        monitor.close()
+        application.close()
+        projections.close()
+
+    return _assemble(settings, monitor, application, projections, close)
+
+
+def _assemble(
+    settings: Settings,
+    monitor: ProjectionMonitor,
+    application: SpecApplication,
+    projections: SpecProjections,
+    close: Callable[[], None],
+) -> Components:
     try:
         types = SpecTypeRegistry.load(settings.types_dir)
-        service = SpecService(application, projections.read_model, types, settings, runner)
-        if settings.db is not None:
+        service = SpecService(
+            application, projections.read_model, types, settings, monitor, on_close=close
+        )
+        if settings.database_url or settings.db is not None:
             check_durability(service)
     except Exception:
-        runner.stop()
+        close()
         raise
-    return Components(settings, runner, application, projections, service)
+    return Components(settings, monitor, application, projections, service)
+
+
+def start_worker(settings: Settings) -> ProjectionWorker:
+    """The projection worker of the PostgreSQL store ``settings`` name (not yet running)."""
+    if not settings.database_url:
+        raise ConfigurationError(
+            "specsvc project runs the projections of a PostgreSQL store: give"
+            " --database-url postgresql://USER@HOST:PORT/DB (the embedded SQLite store's"
+            " server, specsvc serve, runs its projections itself)"
+        )
+    worker = ProjectionWorker(env_for(settings))
+    for name, described in worker.describe().items():
+        postgres().check_durable(name, described)
+    return worker
 
 
 def open_existing(settings: Settings, role: Role = Role.TOOL) -> Components:
     """Like ``start``, but refuse a store that does not exist rather than create it."""
-    if settings.db is None or not store_exists(settings.db):
+    if settings.database_url:
+        if not postgres().store_exists(settings.database_url, SpecApplication.name):
+            shown = postgres().shown(settings.database_url)
+            raise StoreNotFound(f"no event store in {shown}", details={"database_url": shown})
+    elif settings.db is None or not store_exists(settings.db):
         raise StoreNotFound(f"no event store at {settings.db}", details={"db": settings.db})
     return start(settings, role)
 
 
 def check_durability(service: SpecService) -> None:
-    """Refuse to run unless every database file is in WAL mode with synchronous=FULL."""
+    """Refuse to run on a store that could lose an acknowledged write: every SQLite file
+    in WAL mode with synchronous=FULL; PostgreSQL with fsync and synchronous_commit on."""
+    check = postgres().check_durable if service.settings.database_url else check_durable
     for name, described in service.storage_info().items():
-        check_durable(name, described)
+        check(name, described)

@@ -25,6 +25,7 @@ from specsvc.cli.examine import add_inspect_commands
 from specsvc.cli.io import UsageError
 from specsvc.cli.local import add_local_commands
 from specsvc.cli.operator import add_operator_commands
+from specsvc.cli.project import add_project_command
 from specsvc.cli.reads import add_read_commands
 from specsvc.cli.serve import add_serve_command
 from specsvc.cli.token import add_token_command
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_watch_command(commands, client)
     add_operator_commands(commands, local)
     add_serve_command(commands, local)
+    add_project_command(commands, local)
     add_token_command(commands, local)
     add_local_commands(commands, local)
     add_completion_command(commands, local)

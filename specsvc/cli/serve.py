@@ -7,6 +7,7 @@ import errno
 import ipaddress
 import logging
 import os
+import re
 import signal
 from types import FrameType
 from typing import Any
@@ -99,8 +100,7 @@ def load_authenticator(settings: Settings) -> Any:
     except OSError as error:
         flag = _flag_of_file(settings, error.filename)
         raise ConfigurationError(
-            f"{flag} {error.filename}: {error.strerror or error}; give the path of a"
-            " readable file"
+            f"{flag} {error.filename}: {error.strerror or error}; give the path of a readable file"
         ) from None
     except ValueError as error:
         raise ConfigurationError(f"{_first_line(error)}; fix the file or the key") from None
@@ -110,7 +110,7 @@ def open_store(settings: Settings) -> Any:
     """The started service; a store that cannot be opened is a one-line error."""
     from specsvc import bootstrap
 
-    if settings.db is not None:
+    if settings.db is not None and not settings.database_url:
         folder = os.path.dirname(os.path.abspath(settings.db))
         if not os.path.isdir(folder):
             raise ConfigurationError(
@@ -118,12 +118,17 @@ def open_store(settings: Settings) -> Any:
                 " choose another path"
             )
     try:
-        return bootstrap.start(settings, bootstrap.Role.EMBEDDED).service
+        return bootstrap.start(settings, bootstrap.Role.API).service
     except ValueError as error:  # a spec types folder or plugin that cannot be loaded
         raise ConfigurationError(_first_line(error)) from None
     except Exception as error:
         if isinstance(error, ConfigurationError):
             raise
+        if settings.database_url:
+            raise ConfigurationError(
+                f"--database-url {shown_url(settings.database_url)}: cannot open the store"
+                f" ({_first_line(error)}); check the address and that the server is up"
+            ) from None
         raise ConfigurationError(
             f"--db {settings.db}: cannot open the store ({_first_line(error)}); check the"
             " path and its permissions"
@@ -137,7 +142,7 @@ def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], setting
     try:
         server = create_server(
             service,
-            f"{_show(host)}:{port}",
+            f"{show_host(host)}:{port}",
             authenticator,
             threads=settings.threads,
             max_watchers=settings.max_watchers,
@@ -145,7 +150,7 @@ def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], setting
         )
     except (OSError, RuntimeError):
         raise _cannot_listen("--grpc-addr", host, port) from None
-    logger.info("gRPC API listening on %s:%s", _show(host), server.port)
+    logger.info("gRPC API listening on %s:%s", show_host(host), server.port)
     return server
 
 
@@ -165,13 +170,13 @@ def _run_rest(app: Any, addr: tuple[str, int], settings: Settings) -> int:
     except OSError as error:
         raise _cannot_listen("--rest-addr", host, port, error) from None
     bound_port = getattr(server, "effective_port", port)
-    logger.info("REST API listening on http://%s:%s", _show(host), bound_port)
+    logger.info("REST API listening on http://%s:%s", show_host(host), bound_port)
     server.run()  # returns after SIGTERM/SIGINT, once in-flight requests have finished
     return 0
 
 
 def _cannot_listen(flag: str, host: str, port: int, error: OSError | None = None) -> Exception:
-    where = f"{_show(host)}:{port}"
+    where = f"{show_host(host)}:{port}"
     if error is None or error.errno == errno.EADDRINUSE:
         reason = "the address is in use or not available"
     else:
@@ -197,6 +202,11 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def shown_url(url: str) -> str:
+    """A database address without its password."""
+    return re.sub(r"://([^:@/]+):[^@/]*@", r"://\1:***@", url)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -206,5 +216,5 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def _show(host: str) -> str:
+def show_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host

@@ -1,4 +1,4 @@
-"""Prometheus metrics shared by the adapters: requests, commands, projection lag.
+"""Prometheus metrics: requests, commands, projection lag, and the projection worker.
 
 Every label value a client could choose is folded into a known set (anything else is
 ``other``), so no request can add series: one series per value would let anyone grow
@@ -40,6 +40,28 @@ PROJECTION_LAG = Gauge(
 PROJECTION_HEALTHY = Gauge(
     "specsvc_projection_healthy",
     "1 when the projections are caught up and their last run succeeded, else 0.",
+    registry=REGISTRY,
+)
+# The projection worker (specsvc project).
+WORKER_ACTIVE = Gauge(
+    "specsvc_worker_active",
+    "1 while this worker holds the projector's lock and projects, 0 while it stands by.",
+    registry=REGISTRY,
+)
+PROJECTED_EVENTS = Counter(
+    "specsvc_projected_events_total",
+    "Events this worker has projected into the read models.",
+    registry=REGISTRY,
+)
+PROJECTION_DELAY = Histogram(
+    "specsvc_projection_delay_seconds",
+    "From an event's timestamp (its command) to the commit of its read-model rows.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+PROJECTION_RESTARTS = Counter(
+    "specsvc_projection_restarts_total",
+    "Times this worker's projection runner stopped on an error and was started again.",
     registry=REGISTRY,
 )
 

@@ -1,6 +1,6 @@
 """Recorder interfaces that extend the library's recorders for this service.
 
-Each backend package (``specsvc.persistence.sqlite``; others can follow) implements
+Each backend package (``specsvc.persistence.sqlite``, ``specsvc.persistence.postgres``) implements
 them by subclassing the library's recorders, as the library's examples do. Code above
 the persistence layer (the application, the service, the operator tools) talks to
 these interfaces and to the library's own recorder methods, never to a backend.
@@ -9,6 +9,7 @@ these interfaces and to the library's own recorder methods, never to a backend.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -239,3 +240,53 @@ class TableDump:
     columns: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     key_width: int = 1
+
+
+class ProjectionFeed(ABC):
+    """Positions announced by projection transactions as they commit, heard on a
+    connection of its own (one per process, never one per reader)."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> int | None:
+        """The highest position announced within ``timeout`` seconds, or None if none
+        was; raises the backend's error when the connection is lost (the next call
+        reconnects, and a caller should re-read the tracking record then)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Stop listening."""
+
+
+class Lease(ABC):
+    """A claim on an exclusive lock that outlives no process."""
+
+    @abstractmethod
+    def acquire(self) -> bool:
+        """Take the lock if it is free (no waiting); True while this lease holds it."""
+
+    @abstractmethod
+    def held(self) -> bool:
+        """Whether this lease still holds the lock (False once its connection is lost)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Give the lock up."""
+
+
+class SharedReadModel(ABC):
+    """What read models shared by processes on several machines add: one projector at
+    a time, and announcements of what it has projected. (A SQLite file, shared only by
+    processes on one machine, needs neither.)"""
+
+    @abstractmethod
+    def projector_lock(self) -> AbstractContextManager[Lease]:
+        """A claim on the projector's lock, given up when the block ends (or when this
+        process dies, however it dies)."""
+
+    @abstractmethod
+    def projector_running(self) -> bool:
+        """Whether some process holds the projector's lock now."""
+
+    @abstractmethod
+    def projected_feed(self) -> ProjectionFeed:
+        """A new listener for the positions projection transactions announce."""

@@ -7,6 +7,8 @@ and the timeline mean the same on either store.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -14,6 +16,8 @@ from specsvc.persistence.interfaces import (
     EventQuery,
     EventRow,
     RememberedAnswer,
+    SpecReadModelRecorder,
+    SpecTimelineRecorder,
     SummaryQuery,
     TimelineEntry,
     from_micros,
@@ -166,7 +170,8 @@ def summaries(query: SummaryQuery) -> tuple[str, dict[str, Any]]:
 SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM spec_summaries WHERE id=:spec_id"
 # One query for the hottest read: the summary joined with its published content.
 PUBLISHED = (
-    "SELECT " + ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
+    "SELECT "
+    + ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
     + ", v.content FROM spec_summaries s LEFT JOIN spec_versions v"
     " ON v.spec_id = s.id AND v.version = s.published_version WHERE s.id=:spec_id"
 )
@@ -176,6 +181,7 @@ VERSION = (
 )
 VERSIONS = f"SELECT {VERSION_COLUMNS} FROM spec_versions WHERE spec_id=:spec_id ORDER BY version"
 HISTORY = f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE spec_id=:spec_id ORDER BY sequence"
+MAX_POSITION = "SELECT MAX(position) AS position FROM audit_log"
 
 
 def audit(query: EventQuery) -> tuple[str, dict[str, Any]]:
@@ -203,3 +209,77 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
         if row.get(column) is not None:
             row[column] = from_micros(row[column])
     return row
+
+
+# --- the queries, over each backend's way of running one statement -------------------------
+
+
+class TimelineQueries(SpecTimelineRecorder):
+    """The event store's own reads, for a backend that can fetch one row."""
+
+    @abstractmethod
+    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        """The first row ``statement`` selects, in a read-only transaction."""
+
+    def _scalar(self, statement: str, params: dict[str, Any]) -> Any:
+        row = self._fetch_one(statement, params)
+        return None if row is None else row[0]
+
+    def store_id(self) -> str:
+        return str(self._scalar(STORE_ID, {}))
+
+    def position_of(self, spec_id: UUID, sequence: int) -> int | None:
+        return self._scalar(POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
+
+    def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
+        return self._scalar(
+            SEQUENCE_OF_VERSION, {"spec_id": spec_id.hex, "version": content_version}
+        )
+
+    def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
+        return self._scalar(SEQUENCE_AT, {"spec_id": spec_id.hex, "moment": to_micros(moment)})
+
+    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
+        params = {"principal": principal, "key": key, "since": to_micros(since)}
+        row = self._fetch_one(RECALL, params)
+        if row is None:
+            return None
+        digest, answer, position, recorded = row
+        moment = from_micros(recorded)
+        return RememberedAnswer(principal, key, digest, answer, moment, since, position)
+
+
+class ReadModelQueries(SpecReadModelRecorder):
+    """The read models' queries, for a backend that can fetch rows as dicts."""
+
+    @abstractmethod
+    def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """The rows ``statement`` selects, decoded, in a read-only transaction."""
+
+    def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
+        return self._rows(*summaries(query))
+
+    def select_summary(self, spec_id: UUID) -> dict[str, Any] | None:
+        rows = self._rows(SUMMARY, {"spec_id": str(spec_id)})
+        return rows[0] if rows else None
+
+    def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
+        rows = self._rows(PUBLISHED, {"spec_id": str(spec_id)})
+        return rows[0] if rows else None
+
+    def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
+        rows = self._rows(VERSION, {"spec_id": str(spec_id), "version": version})
+        return rows[0] if rows else None
+
+    def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
+        return self._rows(VERSIONS, {"spec_id": str(spec_id)})
+
+    def select_audit(self, query: EventQuery) -> list[dict[str, Any]]:
+        return self._rows(*audit(query))
+
+    def select_history(self, spec_id: UUID) -> list[dict[str, Any]]:
+        return self._rows(HISTORY, {"spec_id": str(spec_id)})
+
+    def max_position(self) -> int:
+        rows = self._rows(MAX_POSITION, {})
+        return int(rows[0]["position"] or 0) if rows else 0

@@ -36,6 +36,8 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
       ``repair_read_models``, else reported and left alone for an operator to see.
     """
 
+    projects_own_writes = True
+
     def __init__(
         self,
         system: System,
@@ -114,7 +116,8 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
                 self.catch_up()
                 lag = self.lag()
         error = self.binding_error or (None if self.last_error is None else str(self.last_error))
-        return {"lag": lag, "caught_up": lag == 0 and error is None, "error": error}
+        caught_up = lag == 0 and error is None
+        return {"lag": lag, "caught_up": caught_up, "error": error, "projector": "embedded"}
 
     def _check_binding(self) -> None:
         for leader_name, follower_name in self.system.edges:

@@ -9,15 +9,21 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from specsvc.errors import Unavailable
+
+RETRY_AFTER = 1
 
 
 class ProjectionStatus(TypedDict):
     lag: int
     caught_up: bool
     error: str | None
+    # Who projects: "embedded" (this process), or "worker" (a separate process, which
+    # ``worker_running`` says is, or is not, holding the projector's lock).
+    projector: NotRequired[str]
+    worker_running: NotRequired[bool]
 
 
 class ProjectionMonitor(ABC):
@@ -25,6 +31,9 @@ class ProjectionMonitor(ABC):
 
     # How long ``wait_for`` sleeps between looks when nothing wakes it sooner.
     POLL_SECONDS = 0.05
+    # True when this process's writes return only once projected (read-your-writes
+    # holds without waiting); False when another process projects them.
+    projects_own_writes = False
 
     @abstractmethod
     def projected_position(self) -> int:
@@ -49,10 +58,7 @@ class ProjectionMonitor(ABC):
         while self.projected_position() < position:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Unavailable(
-                    f"the read models have not reached position {position} yet; retry",
-                    details={"position": position, "projected": self.projected_position()},
-                )
+                raise not_reached(position, self.projected_position())
             self.catch_up()
             if self.projected_position() < position:
                 time.sleep(min(self.POLL_SECONDS, remaining))
@@ -60,3 +66,11 @@ class ProjectionMonitor(ABC):
     @abstractmethod
     def close(self) -> None:
         """Stop whatever this monitor runs."""
+
+
+def not_reached(position: int, projected: int) -> Unavailable:
+    return Unavailable(
+        f"the read models have not reached position {position} yet (they are at"
+        f" {projected}); retry shortly",
+        details={"position": position, "projected": projected, "retry_after": RETRY_AFTER},
+    )

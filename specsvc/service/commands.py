@@ -13,6 +13,7 @@ from specsvc.domainmodel import Spec
 from specsvc.errors import SeparationOfDuties, Unavailable, ValidationError
 from specsvc.observability.logs import logged_command
 from specsvc.service import inputs
+from specsvc.service.consistency import Consistency
 from specsvc.service.idempotency import Idempotency
 from specsvc.service.resources import CommandResult, spec_resource
 from specsvc.spectypes import SpecTypeRegistry
@@ -22,6 +23,7 @@ KEY_RACE_ATTEMPTS = 5
 
 class SpecCommands:
     _app: SpecApplication
+    _consistency: Consistency
     _types: SpecTypeRegistry
     settings: Settings
 
@@ -201,7 +203,7 @@ class SpecCommands:
     ) -> CommandResult:
         """Run the command, or with an idempotency key, answer as it was first answered."""
         if key is None:
-            return run(None)
+            return self._acknowledged(run(None))
         once = Idempotency.of(
             key, principal, command, arguments, self.settings.idempotency_retention
         )
@@ -209,12 +211,17 @@ class SpecCommands:
             with store_errors():
                 recalled = once.recalled(self._app)
             if recalled is not None:
-                return recalled
+                return self._acknowledged(recalled)
             try:
-                return run(once.remember)
+                return self._acknowledged(run(once.remember))
             except KeyAnswered:
                 continue  # a concurrent request with this key was answered first
         raise Unavailable("the request with this idempotency key is still being answered")
+
+    def _acknowledged(self, result: CommandResult) -> CommandResult:
+        # Reads through this process now wait for this position by default.
+        self._consistency.acknowledge(result["position"])
+        return result
 
     @staticmethod
     def _answer(spec: Spec, position: int, *, changed: bool) -> CommandResult:

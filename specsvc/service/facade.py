@@ -10,6 +10,7 @@ from specsvc.config import Settings
 from specsvc.persistence.interfaces import SpecReadModelRecorder
 from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service.commands import SpecCommands
+from specsvc.service.consistency import Consistency
 from specsvc.service.operations import SpecOperations
 from specsvc.service.queries import SpecQueries
 from specsvc.service.slots import Slots
@@ -41,10 +42,12 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         self._monitor = monitor
         self._on_close = on_close or monitor.close
         self._evaluations = Slots(settings.max_concurrent_evaluations, "evaluations")
+        self._consistency = Consistency(application, monitor, settings.consistency_timeout)
 
     @classmethod
     def open(cls, db: str | None = None, *, settings: Settings | None = None) -> SpecService:
-        """Open a SQLite file (created if missing), or a private in-memory store."""
+        """Open a SQLite file (created if missing), a private in-memory store, or the
+        PostgreSQL store ``settings.database_url`` names (its worker runs the projections)."""
         # The one way in for importers: the composition root builds and starts the parts.
         from specsvc import bootstrap
 

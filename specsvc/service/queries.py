@@ -21,7 +21,8 @@ from specsvc.errors import (
     VersionNotFound,
 )
 from specsvc.persistence.interfaces import EventQuery, SpecReadModelRecorder, SummaryQuery
-from specsvc.service import inputs
+from specsvc.service import consistency, inputs
+from specsvc.service.consistency import Consistency
 from specsvc.service.resources import (
     published_resource,
     spec_resource,
@@ -34,16 +35,26 @@ from specsvc.spectypes import SpecTypeRegistry
 
 class SpecQueries:
     _app: SpecApplication
+    _consistency: Consistency
     _evaluations: Slots
     _read_model: SpecReadModelRecorder
     _types: SpecTypeRegistry
     settings: Settings
 
     def get_spec(
-        self, name: str, *, version: int | None = None, as_of: datetime | None = None
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        min_position: int | None = None,
     ) -> dict[str, Any]:
-        """The spec now, as it stood when ``version`` was written, or ``as_of`` an instant."""
+        """The spec now, as it stood when ``version`` was written, or ``as_of`` an instant.
+
+        Read from the event store, which holds every acknowledged write: ``min_position``
+        is checked, never waited for."""
         name = inputs.existing_name(name)
+        consistency.min_position(min_position)
         if version is not None and as_of is not None:
             raise BadRequest("give version or as_of, not both")
         moment = inputs.instant(as_of, "as_of")
@@ -56,12 +67,16 @@ class SpecQueries:
         event = self._app.content_event(spec, version)
         return spec_resource(self._app.get(name, event.originator_version))
 
-    def get_published(self, name: str, *, as_of: datetime | None = None) -> dict[str, Any]:
+    def get_published(
+        self, name: str, *, as_of: datetime | None = None, min_position: int | None = None
+    ) -> dict[str, Any]:
         """What consumers are served now, or were served at ``as_of``."""
         name = inputs.existing_name(name)
         moment = inputs.instant(as_of, "as_of")
         if moment is not None:
+            consistency.min_position(min_position)
             return self._published_as_of(name, moment)
+        self._consistency.read_models(min_position)
         with store_errors():
             row = self._read_model.select_published(spec_id(name))
         if row is None:
@@ -95,6 +110,7 @@ class SpecQueries:
         name_prefix: str | None = None,
         limit: int = 50,
         page_token: str | None = None,
+        min_position: int | None = None,
     ) -> dict[str, Any]:
         filters = [
             inputs.state(state),
@@ -105,6 +121,7 @@ class SpecQueries:
         query = SummaryQuery(
             state, type, name_prefix, inputs.decode_page_token(page_token, filters), limit + 1
         )
+        self._consistency.read_models(min_position)
         with store_errors():
             rows = self._read_model.select_summaries(query)
         next_token = None
@@ -113,18 +130,22 @@ class SpecQueries:
             next_token = inputs.encode_page_token(rows[-1]["name"], filters)
         return {"specs": [summary_resource(r) for r in rows], "next_page_token": next_token}
 
-    def list_versions(self, name: str) -> dict[str, Any]:
-        self._summary(name)
+    def list_versions(self, name: str, *, min_position: int | None = None) -> dict[str, Any]:
+        self._summary(name, min_position)
         with store_errors():
             rows = self._read_model.select_versions(spec_id(name))
         return {"versions": [version_resource(r, with_content=False) for r in rows]}
 
-    def get_version(self, name: str, version: int) -> dict[str, Any]:
-        row = self._version_row(name, version)
+    def get_version(
+        self, name: str, version: int, *, min_position: int | None = None
+    ) -> dict[str, Any]:
+        row = self._version_row(name, version, min_position)
         return {"name": name, **version_resource(row, with_content=True)}
 
-    def diff(self, name: str, from_version: int, to_version: int) -> dict[str, Any]:
-        old = self._version_row(name, from_version)
+    def diff(
+        self, name: str, from_version: int, to_version: int, *, min_position: int | None = None
+    ) -> dict[str, Any]:
+        old = self._version_row(name, from_version, min_position)
         new = self._version_row(name, to_version)
         return diff_contents(
             name,
@@ -136,8 +157,8 @@ class SpecQueries:
             _data(new["content"]),
         )
 
-    def history(self, name: str) -> dict[str, Any]:
-        self._summary(name)
+    def history(self, name: str, *, min_position: int | None = None) -> dict[str, Any]:
+        self._summary(name, min_position)
         with store_errors():
             return {"events": self._read_model.select_history(spec_id(name))}
 
@@ -150,6 +171,7 @@ class SpecQueries:
         spec: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        min_position: int | None = None,
     ) -> dict[str, Any]:
         """The global audit log in commit order, after a position, filtered."""
         if isinstance(after, bool) or not isinstance(after, int) or after < 0:
@@ -162,6 +184,7 @@ class SpecQueries:
             since=inputs.instant(since, "since"),
             until=inputs.instant(until, "until"),
         )
+        self._consistency.read_models(min_position)
         with store_errors():
             events = self._read_model.select_audit(query)
         return {"events": events, "next_after": events[-1]["position"] if events else after}
@@ -178,9 +201,16 @@ class SpecQueries:
         problems = spec_type.validate(data)
         return {"valid": not problems, "errors": problems}
 
-    def evaluate(self, name: str, input: Any, *, version: int | None = None) -> dict[str, Any]:
+    def evaluate(
+        self,
+        name: str,
+        input: Any,
+        *,
+        version: int | None = None,
+        min_position: int | None = None,
+    ) -> dict[str, Any]:
         """Evaluate a regex-rules spec: the published version by default, else the latest."""
-        summary = self._summary(name)
+        summary = self._summary(name, min_position)
         if summary["state"] == "deleted":
             raise SpecDeleted(f"spec {name!r} is deleted", details={"name": name})
         spec_type = self._types.get(summary["type"])
@@ -213,16 +243,19 @@ class SpecQueries:
     def get_type(self, name: str) -> dict[str, Any]:
         return self._types.get(name).to_dict()
 
-    def _summary(self, name: str) -> dict[str, Any]:
+    def _summary(self, name: str, min_position: int | None = None) -> dict[str, Any]:
         name = inputs.existing_name(name)
+        self._consistency.read_models(min_position)
         with store_errors():
             summary = self._read_model.select_summary(spec_id(name))
         if summary is None:
             raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
         return summary
 
-    def _version_row(self, name: str, version: Any) -> dict[str, Any]:
-        summary = self._summary(name)
+    def _version_row(
+        self, name: str, version: Any, min_position: int | None = None
+    ) -> dict[str, Any]:
+        summary = self._summary(name, min_position)
         self._check_version(name, inputs.positive_int(version, "version"), summary["version"])
         with store_errors():
             row = self._read_model.select_version(spec_id(name), version)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -12,11 +11,10 @@ from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
     PositionedEvent,
     RememberedAnswer,
-    SpecTimelineRecorder,
     TimelineEntry,
-    from_micros,
     to_micros,
 )
+from specsvc.persistence.sql import TimelineQueries
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import IDEMPOTENCY_TABLE, IDENTITY_TABLE, TIMELINE_TABLE
 
@@ -26,7 +24,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
 
 
-class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
+class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
     """The event store, plus the spec timeline written in the same transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
@@ -44,9 +42,6 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
         if self._scalar(sql.STORE_ID, {}) is None:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(sql.NEW_STORE_ID, {"id": uuid4().hex})
-
-    def store_id(self) -> str:
-        return str(self._scalar(sql.STORE_ID, {}))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -82,16 +77,6 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
                 )
                 c.execute(sql.INSERT_TIMELINE, sql.timeline_params(event.timeline, event.position))
 
-    def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(sql.RECALL, {"principal": principal, "key": key, "since": to_micros(since)})
-            row = c.fetchone()
-        if row is None:
-            return None
-        digest, answer, position, recorded = row
-        moment = from_micros(recorded)
-        return RememberedAnswer(principal, key, digest, answer, moment, since, position)
-
     def remember(self, answer: RememberedAnswer) -> None:
         assert answer.position is not None, "an answer kept without events names its position"
         with self.datastore.transaction(commit=True) as c:
@@ -104,23 +89,12 @@ class SpecEventRecorder(SQLiteApplicationRecorder, SpecTimelineRecorder):
         c.execute(sql.FORGET_EXPIRED, {"cutoff": to_micros(answer.expired_before)})
         c.execute(sql.REMEMBER, sql.answer_params(answer, position))
 
-    def position_of(self, spec_id: UUID, sequence: int) -> int | None:
-        return self._scalar(sql.POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
-
-    def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
-        params = {"spec_id": spec_id.hex, "version": content_version}
-        return self._scalar(sql.SEQUENCE_OF_VERSION, params)
-
-    def sequence_at(self, spec_id: UUID, moment: datetime) -> int | None:
-        params = {"spec_id": spec_id.hex, "moment": to_micros(moment)}
-        return self._scalar(sql.SEQUENCE_AT, params)
-
     def describe(self) -> dict[str, Any]:
         assert isinstance(self.datastore, DurableDatastore)
         return self.datastore.describe()
 
-    def _scalar(self, statement: str, params: dict[str, Any]) -> Any:
+    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             row = c.fetchone()
-            return None if row is None else row[0]
+        return None if row is None else tuple(row)

@@ -61,10 +61,18 @@ def scratch_env(env: dict[str, str], projections_app: str) -> dict[str, str]:
     """``env`` with the read models of ``projections_app`` in a fresh in-memory database.
 
     The rest of ``env`` (the leader's database, transcoding, ciphers) stays, because a
-    follower reads its leader's events with a mapper built from the same environment.
+    follower reads its leader's events with a mapper built from the same environment:
+    when the leader's store is not a SQLite file, that mapper's factory gets a scratch
+    database of its own, which it never uses.
     """
     key = f"{projections_app.upper()}_SQLITE_DBNAME"
-    return {**env, "PERSISTENCE_MODULE": TOPIC, key: memory_database("rebuild")}
+    leader_default = env.get("SQLITE_DBNAME") or memory_database("unused")
+    return {
+        **env,
+        "PERSISTENCE_MODULE": TOPIC,
+        key: memory_database("rebuild"),
+        "SQLITE_DBNAME": leader_default,
+    }
 
 
 def memory_database(purpose: str) -> str:

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
-    EventQuery,
     EventRow,
     SpecReadModelRecorder,
-    SummaryQuery,
     TableDump,
 )
-from specsvc.persistence.sql import READ_MODEL_KEYS
+from specsvc.persistence.sql import READ_MODEL_KEYS, ReadModelQueries
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import BINDING_TABLE, READ_MODEL_TABLES
 from specsvc.persistence.sqlite.swap import swap_in
@@ -25,7 +22,7 @@ if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
 
 
-class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
+class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
     """The read models, written in the same transaction as the tracking record."""
 
     def construct_create_table_statements(self) -> list[str]:
@@ -61,35 +58,6 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, SpecReadModelRecorder):
             for statement, params in sql.projection(row, kwargs["tracking"].notification_id):
                 c.execute(statement, params)
         return positions
-
-    def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
-        return self._rows(*sql.summaries(query))
-
-    def select_summary(self, spec_id: UUID) -> dict[str, Any] | None:
-        rows = self._rows(sql.SUMMARY, {"spec_id": str(spec_id)})
-        return rows[0] if rows else None
-
-    def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
-        rows = self._rows(sql.PUBLISHED, {"spec_id": str(spec_id)})
-        return rows[0] if rows else None
-
-    def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
-        rows = self._rows(sql.VERSION, {"spec_id": str(spec_id), "version": version})
-        return rows[0] if rows else None
-
-    def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
-        return self._rows(sql.VERSIONS, {"spec_id": str(spec_id)})
-
-    def select_audit(self, query: EventQuery) -> list[dict[str, Any]]:
-        return self._rows(*sql.audit(query))
-
-    def select_history(self, spec_id: UUID) -> list[dict[str, Any]]:
-        return self._rows(sql.HISTORY, {"spec_id": str(spec_id)})
-
-    def max_position(self) -> int:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute("SELECT MAX(position) FROM audit_log")
-            return int(c.fetchone()[0] or 0)
 
     def dump_tables(self) -> dict[str, TableDump]:
         dump = {}

@@ -1,0 +1,116 @@
+"""The event store on PostgreSQL: eventsourcing-sqlalchemy's recorder, extended as the
+library's examples extend theirs, with the spec timeline and idempotency answers written
+in the events' own transaction (under the library's table lock, in commit order)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from specsvc.persistence import sql
+from specsvc.persistence.interfaces import (
+    PositionedEvent,
+    RememberedAnswer,
+    TimelineEntry,
+    to_micros,
+)
+from specsvc.persistence.postgres.connections import shown
+from specsvc.persistence.postgres.schema import EVENT_STORE_TABLES
+from specsvc.persistence.postgres.subscription import PromptSubscription
+from specsvc.persistence.sql import TimelineQueries
+
+
+class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
+    """The event store, plus the spec timeline written in the same transaction."""
+
+    url = ""  # set by the factory: where the store lives, for reports and connections
+
+    def create_table(self) -> None:
+        super().create_table()
+        with self.transaction(commit=True) as session:
+            for statement in EVENT_STORE_TABLES:
+                session.execute(text(statement))
+        if self._scalar(sql.STORE_ID, {}) is None:
+            with self.transaction(commit=True) as session:
+                session.execute(text(sql.NEW_STORE_ID), {"id": uuid4().hex})
+
+    def _insert_stored_events(
+        self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int]:
+        positions = super()._insert_stored_events(session, stored_events, **kwargs)
+        timeline: list[TimelineEntry] = kwargs.get("spec_timeline", [])
+        by_key = {(e.spec_id.hex, e.sequence): e for e in timeline}
+        rows = []
+        for stored, position in zip(stored_events, positions, strict=True):
+            entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
+            if entry is not None:
+                rows.append(sql.timeline_params(entry, position))
+        if rows:
+            session.execute(text(sql.INSERT_TIMELINE), rows)
+        answer: RememberedAnswer | None = kwargs.get("idempotency")
+        if answer is not None and positions:
+            self._insert_answer(session, answer, positions[-1])
+        return positions
+
+    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+        # Each event keeps its exported position; the sequence then continues past them.
+        table = self.events_table_name
+        with self.transaction(commit=True) as session:
+            self._lock_table(session)
+            for event in events:
+                stored = event.stored
+                session.execute(
+                    text(
+                        f"INSERT INTO {table} (id, originator_id, originator_version, topic,"
+                        " state) VALUES (:id, :originator_id, :version, :topic, :state)"
+                    ),
+                    {
+                        "id": event.position,
+                        "originator_id": UUID(str(stored.originator_id)),
+                        "version": stored.originator_version,
+                        "topic": stored.topic,
+                        "state": stored.state,
+                    },
+                )
+                params = sql.timeline_params(event.timeline, event.position)
+                session.execute(text(sql.INSERT_TIMELINE), params)
+            session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                    f" GREATEST((SELECT MAX(id) FROM {table}), 1))"
+                )
+            )
+            self._notify_channel(session)
+
+    def remember(self, answer: RememberedAnswer) -> None:
+        assert answer.position is not None, "an answer kept without events names its position"
+        with self.transaction(commit=True) as session:
+            self._insert_answer(session, answer, answer.position)
+
+    @staticmethod
+    def _insert_answer(session: Session, answer: RememberedAnswer, position: int) -> None:
+        session.execute(text(sql.FORGET_EXPIRED), {"cutoff": to_micros(answer.expired_before)})
+        session.execute(text(sql.REMEMBER), sql.answer_params(answer, position))
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PromptSubscription(recorder=self, gt=gt, topics=topics)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "database": shown(self.url),
+            "synchronous_commit": self._scalar("SHOW synchronous_commit", {}),
+            "fsync": self._scalar("SHOW fsync", {}),
+        }
+
+    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+        with self.transaction(commit=False) as session:
+            row = session.execute(text(statement), params).fetchone()
+        return None if row is None else tuple(row)

@@ -1,0 +1,180 @@
+"""The projection worker (``specsvc project``): one process keeps the shared read models.
+
+It holds the projector's lock while it projects; a second worker waits as a standby and
+takes over when the first dies (its lock dies with its connection). Projection is the
+library's ``EventSourcedProjectionRunner``: it catches up from the tracking record, then
+follows new commits as the event store announces them. Each event's read-model rows
+and its tracking record commit together, and the tracking record only moves forward,
+so nothing is applied twice, even by two workers that both believe they hold the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, TypedDict, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.projection import EventSourcedProjectionRunner
+
+from specsvc.application import SpecApplication, store_errors
+from specsvc.errors import Unavailable
+from specsvc.observability.metrics import (
+    PROJECTED_EVENTS,
+    PROJECTION_DELAY,
+    PROJECTION_HEALTHY,
+    PROJECTION_LAG,
+    PROJECTION_RESTARTS,
+    WORKER_ACTIVE,
+)
+from specsvc.persistence.interfaces import Lease, SharedReadModel, SpecTimelineRecorder
+from specsvc.projections import SpecProjections, binding_problem
+
+logger = logging.getLogger(__name__)
+
+STANDBY_POLL = 0.5  # how often a standby asks for the lock
+LEASE_CHECK = 1.0  # how often an active worker makes sure it still holds it
+RESTART_DELAY = 1.0  # after a failure, before trying again
+
+
+class WorkerStatus(TypedDict):
+    state: str  # "starting", "standby", "active" or "stopped"
+    position: int
+    head: int
+    lag: int
+    error: str | None
+
+
+class CountedProjections(SpecProjections):
+    """The projections, counting what they project and how long after it was written."""
+
+    name = SpecProjections.name  # the library would name it after this class
+
+    def process_event(self, domain_event: DomainEventProtocol[UUID], tracking: Tracking) -> None:
+        super().process_event(domain_event, tracking)
+        PROJECTED_EVENTS.inc()
+        written = getattr(domain_event, "timestamp", None)
+        if written is not None:
+            PROJECTION_DELAY.observe(max(0.0, time.time() - written.timestamp()))
+
+
+class ProjectionWorker:
+    """Runs the projections of the store ``env`` names, while it holds the lock."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        self.application = SpecApplication(env=env)
+        self.projections = SpecProjections(env=env)
+        self.state = "starting"
+        self.error: str | None = None
+        self._stopping = threading.Event()
+
+    @property
+    def read_model(self) -> SharedReadModel:
+        return cast(SharedReadModel, self.projections.read_model)
+
+    def describe(self) -> dict[str, Any]:
+        """Where the stores live and the durability settings in force."""
+        with store_errors():
+            return {
+                "events": self.application.timeline.describe(),
+                "projections": self.projections.read_model.describe(),
+            }
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def close(self) -> None:
+        self.stop()
+        self.application.close()
+        self.projections.close()
+
+    def run(self) -> None:
+        """Stand by for the lock, project while holding it, recover from failures; return
+        once ``stop`` is called."""
+        while not self._stopping.is_set():
+            try:
+                with self.read_model.projector_lock() as lease:
+                    if self._stand_by(lease):
+                        self._project(lease)
+            except Exception as error:
+                self._failed(error)
+                self._stopping.wait(RESTART_DELAY)
+        self.state = "stopped"
+        WORKER_ACTIVE.set(0)
+
+    def status(self) -> WorkerStatus:
+        """Where the read models stand against the event store."""
+        with store_errors():
+            head = self.application.recorder.max_notification_id() or 0
+            position = self.projections.recorder.max_tracking_id(self.application.name) or 0
+        lag = max(0, head - position)
+        PROJECTION_LAG.set(lag)
+        healthy = self.error is None and self.state in ("standby", "active")
+        PROJECTION_HEALTHY.set(1 if healthy and (lag == 0 or self.state == "active") else 0)
+        return {
+            "state": self.state,
+            "position": position,
+            "head": head,
+            "lag": lag,
+            "error": self.error,
+        }
+
+    def _stand_by(self, lease: Lease) -> bool:
+        """Wait for the lock; False when stopped first."""
+        announced = False
+        while not lease.acquire():
+            if not announced:
+                logger.info("another worker holds the projector's lock; standing by")
+                announced = True
+            self.state = "standby"
+            self.error = None
+            if self._stopping.wait(STANDBY_POLL):
+                return False
+        return True
+
+    def _project(self, lease: Lease) -> None:
+        self.state = "active"
+        WORKER_ACTIVE.set(1)
+        self._check_binding()
+        start = self.projections.recorder.max_tracking_id(self.application.name) or 0
+        logger.info("projecting from position %d", start)
+        runner: EventSourcedProjectionRunner[Any, Any] = EventSourcedProjectionRunner(
+            application_class=SpecApplication,
+            projection_class=CountedProjections,
+            env=self.env,
+        )
+        try:
+            with runner:
+                self.error = None
+                while not self._stopping.is_set():
+                    runner.run_forever(timeout=LEASE_CHECK)  # raises what the runner hit
+                    if runner.is_interrupted.is_set() and not self._stopping.is_set():
+                        raise Unavailable("the projection runner stopped")
+                    if not lease.held():
+                        raise Unavailable("lost the projector's lock (its connection)")
+        finally:
+            WORKER_ACTIVE.set(0)
+
+    def _check_binding(self) -> None:
+        """Read models built from another event store are rebuilt from this one."""
+        problem = binding_problem(self.projections, self.application)
+        if problem is None:
+            return
+        logger.warning("%s: rebuilding them from the event store", problem)
+        store = cast(SpecTimelineRecorder, self.application.recorder).store_id()
+        self.projections.read_model.reset(store, self.application.name)
+
+    def _failed(self, error: Exception) -> None:
+        PROJECTION_RESTARTS.inc()
+        self.state = "starting"
+        if isinstance(error, IntegrityError):
+            # Someone else projected these positions (a rebuild swapped in, or a second
+            # worker): start again from the tracking record.
+            logger.warning("position already projected (%s); resuming from the record", error)
+            return
+        self.error = str(error) or type(error).__name__
+        logger.error("projection stopped: %s; restarting", self.error)
