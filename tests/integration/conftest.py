@@ -13,14 +13,13 @@ from pathlib import Path
 import pytest
 
 from specsvc import SpecService, bootstrap
-from tests.support.stores import BACKENDS, open_store
+from tests.support.stores import BACKENDS, open_store, started_store
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[bootstrap.Components]:
-    started = open_store(request.param, tmp_path)
-    yield started
-    started.service.close()
+    with started_store(request.param, tmp_path) as started:
+        yield started
 
 
 @pytest.fixture
