@@ -77,26 +77,30 @@ def tour(stub: spec_service_pb2_grpc.SpecServiceStub, metadata: list, name: str)
     )
     spec = stub.CreateSpec(request, **options)
     print(f"created {spec.name} v{spec.version} ({spec.state}) by {spec.created_by}")
+    # Reads carry the position of our last write: behind a load balancer another
+    # instance answers them only once its read models hold that write.
+    reads = {**options, "metadata": [*metadata, ("x-min-position", str(spec.position))]}
 
     try:
-        stub.GetPublishedSpec(pb.GetPublishedSpecRequest(name=name), **options)
+        stub.GetPublishedSpec(pb.GetPublishedSpecRequest(name=name), **reads)
     except grpc.RpcError as error:  # never published yet: NOT_FOUND, reason SpecNotPublished
         print(f"expected error: {describe(error)}")
 
     spec = stub.PublishSpec(pb.PublishSpecRequest(name=name, reason="reviewed"), **options)
     print(f"published v{spec.published_version} at log position {spec.position}")
+    reads = {**options, "metadata": [*metadata, ("x-min-position", str(spec.position))]}
 
-    served = stub.GetPublishedSpec(pb.GetPublishedSpecRequest(name=name), **options)
+    served = stub.GetPublishedSpec(pb.GetPublishedSpecRequest(name=name), **reads)
     print(f"consumers are served v{served.version} ({served.state}), {len(served.content)} chars")
 
     applicant = struct_pb2.Struct()  # a JSON object; numbers in a Struct are doubles
     applicant.update({"email": "ann@acme.io", "country": "NL", "invite_code": "INV-000042"})
-    outcome = stub.EvaluateSpec(pb.EvaluateSpecRequest(name=name, input=applicant), **options)
+    outcome = stub.EvaluateSpec(pb.EvaluateSpecRequest(name=name, input=applicant), **reads)
     # The trace lists every node in document order; leaves have op "match".
     matched = [step.field for step in outcome.trace if step.op == "match" and step.result]
     print(f"evaluate ann@acme.io: {outcome.result} (v{outcome.version}), matched: {matched}")
 
-    events = stub.ListEvents(pb.ListEventsRequest(spec=name), **options)
+    events = stub.ListEvents(pb.ListEventsRequest(spec=name), **reads)
     for event in events.events:
         change = f" {event.from_state}->{event.to_state}" if event.HasField("to_state") else ""
         print(f"  #{event.position} {event.event}{change} by {event.actor}: {event.reason}")

@@ -44,6 +44,10 @@ class Client:
     def __init__(self, url: str, token: str | None):
         self.url = url.rstrip("/")
         self.token = token
+        # The log position of our last write. Behind a load balancer the next request may
+        # reach another instance, whose read models could still be a moment behind: reads
+        # send this position (X-Min-Position) and are answered only once it is projected.
+        self.position = 0
 
     def call(self, method: str, path: str, body: Any = None, accept: str = "application/json"):
         """The decoded JSON answer (or the raw text for non-JSON); ApiError on 4xx/5xx."""
@@ -51,20 +55,31 @@ class Client:
         request.add_header("Accept", accept)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
+        if self.position:
+            request.add_header("X-Min-Position", str(self.position))
         if body is not None:
             request.data = json.dumps(body).encode("utf-8")
             request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 text = response.read().decode("utf-8")
-                return json.loads(text) if accept == "application/json" else text
         except urllib.error.HTTPError as error:  # urllib raises on every 4xx and 5xx
-            raw = error.read()
-            try:
-                details = json.loads(raw)
-            except ValueError:
-                details = {"error": {"code": "?", "message": raw[:200].decode("utf-8", "replace")}}
-            raise ApiError(error.code, details) from None
+            raise api_error(error) from None
+        if accept != "application/json":
+            return text
+        answer = json.loads(text)
+        if isinstance(answer, dict) and isinstance(answer.get("position"), int):
+            self.position = max(self.position, answer["position"])  # a write's answer
+        return answer
+
+
+def api_error(error: urllib.error.HTTPError) -> ApiError:
+    raw = error.read()
+    try:
+        details = json.loads(raw)
+    except ValueError:
+        details = {"error": {"code": "?", "message": raw[:200].decode("utf-8", "replace")}}
+    return ApiError(error.code, details)
 
 
 def main() -> int:

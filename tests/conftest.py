@@ -1,5 +1,21 @@
-"""Every suite: the shared helpers in ``tests.support`` get pytest's assertion messages."""
+"""Every suite: the shared helpers in ``tests.support`` get pytest's assertion messages,
+and the command line keeps what it remembers between commands in a folder of the run's
+own, never in the home of whoever runs the tests."""
+
+import os
+from collections.abc import Iterator
 
 import pytest
 
 pytest.register_assert_rewrite("tests.support")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cli_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    before = os.environ.get("SPECSVC_STATE_DIR")
+    os.environ["SPECSVC_STATE_DIR"] = str(tmp_path_factory.mktemp("cli-state"))
+    yield
+    if before is None:
+        os.environ.pop("SPECSVC_STATE_DIR", None)
+    else:
+        os.environ["SPECSVC_STATE_DIR"] = before

@@ -85,6 +85,16 @@ def global_options(*, on_command: bool, client: bool = True) -> argparse.Argumen
             help="bearer token (SPECSVC_TOKEN)",
         )
         options.add_argument(
+            "--min-position",
+            type=int,
+            default=default(_position_from_environment()),
+            metavar="N",
+            help="reads wait until the server's read models hold this log position (a"
+            " write's position; SPECSVC_MIN_POSITION). Without it, reads ask for the"
+            " position of your last write to that server, kept in"
+            " $SPECSVC_STATE_DIR/positions.json",
+        )
+        options.add_argument(
             "--grpc-url",
             default=default(os.environ.get("SPECSVC_GRPC_URL") or None),
             metavar="HOST:PORT",
@@ -99,6 +109,15 @@ def global_options(*, on_command: bool, client: bool = True) -> argparse.Argumen
         help="machine output: JSON instead of text",
     )
     return options
+
+
+def _position_from_environment() -> int | None:
+    raw = os.environ.get("SPECSVC_MIN_POSITION")
+    if not raw:
+        return None
+    if not raw.isdecimal():
+        raise ValueError(f"SPECSVC_MIN_POSITION={raw!r} is not a log position (an integer)")
+    return int(raw)
 
 
 def epilog(*examples: str) -> str:

@@ -13,8 +13,9 @@ from typing import Any
 from uuid import uuid4
 
 from specsvc.cli.io import UsageError
+from specsvc.cli.positions import PositionMemory
 from specsvc.cli.rest_errors import error_from_response
-from specsvc.errors import Unavailable
+from specsvc.errors import BadRequest, Unavailable
 
 PAGE_SIZE = 500
 # Seconds between the attempts of a write that got no answer.
@@ -24,13 +25,26 @@ RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)
 class SpecClient:
     """Each method returns the response JSON, or raises the error its ``code`` names.
 
-    A server that cannot be reached raises ``Unavailable``.
+    A server that cannot be reached raises ``Unavailable``. Reads ask for the position
+    of the last write this client (or, with ``memory``, this user) made to the server,
+    or ``min_position`` if higher, so they see it through any instance.
     """
 
-    def __init__(self, url: str, token: str | None = None, *, timeout: float = 30.0):
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        min_position: int | None = None,
+        memory: PositionMemory | None = None,
+    ):
         self.url = _base_url(url)
         self.token = token
         self.timeout = timeout
+        self.min_position = min_position
+        self.memory = memory
+        self.last_position = 0
 
     # Commands answer the spec plus ``changed``: False when the server had nothing to do.
 
@@ -57,19 +71,19 @@ class SpecClient:
         return self._json("GET", "/v1/types/" + urllib.parse.quote(name, safe=""))
 
     def get(self, name: str, *, as_of: str | None = None) -> Any:
-        return self._json("GET", _path(name), query={"as_of": as_of})
+        return self._read("GET", _path(name), query={"as_of": as_of})
 
     def get_version(self, name: str, version: int) -> Any:
-        return self._json("GET", _path(name, "versions", str(version)))
+        return self._read("GET", _path(name, "versions", str(version)))
 
     def get_version_yaml(self, name: str, version: int) -> bytes:
         """The stored YAML of one version, byte for byte."""
         path = _path(name, "versions", str(version))
-        return self._send("GET", path, accept="application/yaml")[0]
+        return self._read("GET", path, accept="application/yaml", raw=True)
 
     def list_specs(self, **filters: Any) -> Any:
         """One page: ``state``, ``type``, ``name_prefix``, ``limit``, ``page_token``."""
-        return self._json("GET", "/v1/specs", query=filters)
+        return self._read("GET", "/v1/specs", query=filters)
 
     def iter_specs(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every summary matching ``filters``, following ``next_page_token``."""
@@ -82,21 +96,21 @@ class SpecClient:
                 return
 
     def versions(self, name: str) -> Any:
-        return self._json("GET", _path(name, "versions"))
+        return self._read("GET", _path(name, "versions"))
 
     def history(self, name: str) -> Any:
-        return self._json("GET", _path(name, "history"))
+        return self._read("GET", _path(name, "history"))
 
     def diff(self, name: str, from_version: int, to_version: int) -> Any:
-        return self._json(
-            "GET", _path(name, "diff"), query={"from": from_version, "to": to_version}
-        )
+        query = {"from": from_version, "to": to_version}
+        return self._read("GET", _path(name, "diff"), query=query)
 
     def evaluate(self, name: str, input: Any, *, version: int | None = None) -> Any:
-        return self._json("POST", _path(name, "evaluate"), {"input": input, "version": version})
+        return self._read("POST", _path(name, "evaluate"), {"input": input, "version": version})
 
     def events(self, *, after: int = 0, limit: int = PAGE_SIZE, spec: str | None = None) -> Any:
-        return self._json("GET", "/v1/events", query={"after": after, "limit": limit, "spec": spec})
+        query = {"after": after, "limit": limit, "spec": spec}
+        return self._read("GET", "/v1/events", query=query)
 
     def _command(self, method: str, path: str, body: dict[str, Any]) -> Any:
         # One idempotency key per command: when an attempt gets no answer (a dropped
@@ -110,7 +124,39 @@ class SpecClient:
                 if delay is None:
                     raise
                 time.sleep(delay)
-        return {**self._decode(raw), "changed": headers.get("X-Spec-Changed") != "false"}
+        answer = {**self._decode(raw), "changed": headers.get("X-Spec-Changed") != "false"}
+        position = answer.get("position")
+        if isinstance(position, int):
+            self.last_position = max(self.last_position, position)
+            if self.memory is not None:
+                self.memory.remember(self.url, position)
+        return answer
+
+    def _read(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        query: Any = None,
+        *,
+        accept: str = "application/json",
+        raw: bool = False,
+    ) -> Any:
+        """A read that sees this client's writes (docs/behaviour.md, Consistency)."""
+        remembered = self.memory.recall(self.url) if self.memory is not None else None
+        wanted = max(self.min_position or 0, self.last_position, remembered or 0)
+        try:
+            data = self._send(method, path, body, query, accept, min_position=wanted or None)[0]
+        except BadRequest as error:
+            if "last_position" not in error.details or wanted == (self.min_position or 0):
+                raise
+            # A remembered position this server's log has not reached: the server was
+            # replaced by another store. Forget it and read without it.
+            if self.memory is not None:
+                self.memory.forget(self.url)
+            self.last_position = 0
+            data = self._send(method, path, body, query, accept, min_position=self.min_position)[0]
+        return data if raw else self._decode(data)
 
     def _json(
         self, method: str, path: str, body: dict[str, Any] | None = None, query: Any = None
@@ -131,9 +177,12 @@ class SpecClient:
         query: dict[str, Any] | None = None,
         accept: str = "application/json",
         idempotency_key: str | None = None,
+        min_position: int | None = None,
     ) -> tuple[bytes, Any]:
         request = urllib.request.Request(self.url + path + _query(query), method=method)
         request.add_header("Accept", accept)
+        if min_position:
+            request.add_header("X-Min-Position", str(min_position))
         if idempotency_key is not None:
             request.add_header("Idempotency-Key", idempotency_key)
         if body is not None:

@@ -12,12 +12,16 @@ from typing import Any
 
 from specsvc.cli.common import add_command
 from specsvc.cli.io import print_json, read_local, utf8_text
+from specsvc.cli.positions import PositionMemory
 from specsvc.cli.render import command_result
 from specsvc.cli.rest_client import SpecClient
 
 
 def client_for(args: argparse.Namespace) -> SpecClient:
-    return SpecClient(args.url, args.token)
+    """A client whose reads see this user's last write to the server (positions.py)."""
+    return SpecClient(
+        args.url, args.token, min_position=args.min_position, memory=PositionMemory()
+    )
 
 
 def show(args: argparse.Namespace, data: Any, human: Callable[[], str]) -> int:

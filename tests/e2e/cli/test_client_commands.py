@@ -332,3 +332,30 @@ def test_watch_follows_from_now_and_stops_cleanly_on_ctrl_c(server: Server) -> N
     assert first[2].startswith("c-now-") and first[3] == "SpecCreated"
     watcher.send_signal(signal.SIGINT)
     assert watcher.wait(timeout=30) == 0
+
+
+def positions_file() -> Path:
+    return Path(os.environ["SPECSVC_STATE_DIR"]) / "positions.json"
+
+
+def test_reads_ask_for_the_position_of_your_last_write(cli: CLI, server: Server) -> None:
+    code, out, _ = cli("--json", "create", "c-pos", "--type", "generic", stdin=b"a: 1\n")
+    assert code == 0
+    written = json.loads(out)["position"]
+    assert json.loads(positions_file().read_text())[server.url] == written
+    # Asking for a position the log has not reached is refused, naming the position.
+    code, _, err = cli("--min-position", str(written + 1000), "list")
+    assert code == 3 and "past the last position" in err
+    code, out, _ = cli("--min-position", str(written), "--json", "get", "c-pos")
+    assert code == 0 and json.loads(out)["version"] == 1
+
+
+def test_a_remembered_position_from_a_replaced_store_is_forgotten(
+    cli: CLI, server: Server
+) -> None:
+    positions_file().parent.mkdir(parents=True, exist_ok=True)
+    positions_file().write_text(json.dumps({server.url: 10**9, "http://elsewhere": 5}))
+    code, out, err = cli("--json", "list")
+    assert (code, err) == (0, "")
+    assert isinstance(json.loads(out)["specs"], list)
+    assert json.loads(positions_file().read_text()) == {"http://elsewhere": 5}

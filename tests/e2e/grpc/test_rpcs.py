@@ -679,3 +679,17 @@ def test_a_write_is_visible_to_the_very_next_query(grpc_api: GrpcApi) -> None:
         log = grpc_api.call("ListEvents", pb.ListEventsRequest(spec=name)).events
         assert log[-1].position == published.position
         assert grpc_api.call("GetVersion", pb.GetVersionRequest(name=name, version=2)).size == 5
+
+
+def test_reads_take_a_minimum_position_as_metadata(grpc_api: GrpcApi) -> None:
+    name = unique("min-pos")
+    spec = grpc_api.call(
+        "CreateSpec", pb.CreateSpecRequest(name=name, type="generic", content="a: 1\n")
+    )
+    wanted = [("x-min-position", str(spec.position))]
+    history = grpc_api.call("GetHistory", pb.GetHistoryRequest(name=name), wanted)
+    assert [e.position for e in history.events] == [spec.position]
+    for bad in ("-1", "soon", str(spec.position + 1000)):
+        error = grpc_api.fails("ListSpecs", pb.ListSpecsRequest(), [("x-min-position", bad)])
+        info = assert_rpc_error(error, grpc.StatusCode.INVALID_ARGUMENT, "BadRequest")
+        assert "x-min-position" in error.details() or "last_position" in info.metadata, bad

@@ -99,3 +99,30 @@ def test_another_instance_on_the_same_sqlite_file_sees_the_write_at_once(
         assert len(reader.history("across")) == 3
     finally:
         other.close()
+
+
+def test_a_read_asks_for_a_position_with_x_min_position(api: Api) -> None:
+    created = api.create("ryw-pos", "a: 1\n")
+    position = str(created["position"])
+    for path in (
+        "/v1/specs",
+        "/v1/specs/ryw-pos",
+        "/v1/specs/ryw-pos/versions",
+        "/v1/specs/ryw-pos/versions/1",
+        "/v1/specs/ryw-pos/history",
+        "/v1/specs/ryw-pos/diff?from=1&to=1",
+        "/v1/events",
+    ):
+        assert api.get(path, headers={"X-Min-Position": position}).status_code == 200, path
+    # A position no write has answered yet is the caller's mistake, said at once.
+    past = api.get("/v1/specs", headers={"X-Min-Position": str(created["position"] + 50)})
+    error = assert_error(past, 400, "BadRequest")
+    assert error["details"]["last_position"] == created["position"]
+
+
+def test_a_malformed_x_min_position_is_a_bad_request(api: Api) -> None:
+    api.create("ryw-bad", "a: 1\n")
+    for bad in ("-1", "1.5", "one", "", "99999999999999999999", "0x10"):
+        response = api.get("/v1/specs/ryw-bad/history", headers={"X-Min-Position": bad})
+        error = assert_error(response, 400, "BadRequest")
+        assert "X-Min-Position" in error["message"], bad
