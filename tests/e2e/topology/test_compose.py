@@ -131,14 +131,34 @@ def test_haproxy_gets_its_configuration_and_every_address_it_reads() -> None:
     assert haproxy["ports"] == ["8080:8080", "50051:50051"]
 
 
-def test_haproxy_checks_readiness_and_speaks_h2c_to_grpc() -> None:
+def backend(name: str) -> str:
+    """The lines of one ``backend`` section of deploy/haproxy.cfg."""
     text = HAPROXY_CFG.read_text()
-    assert "http-check send meth GET uri /readyz" in text
-    assert "http-check expect status 200" in text
+    found = re.search(rf"^backend {name}\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S)
+    assert found, name
+    return found.group(1)
+
+
+def test_haproxy_prefers_ready_instances_and_falls_back_to_live_ones() -> None:
+    rest, live = backend("api_rest"), backend("api_live")
+    assert "http-check send meth GET uri /readyz" in rest
+    assert "http-check send meth GET uri /healthz" in live
+    assert "http-check expect status 200" in rest and "http-check expect status 200" in live
+    assert "option allbackups" in rest
+    for server in ("a", "b"):
+        address = f'"${{SPECSVC_API_{server.upper()}_REST}}"'
+        assert f"server {server} {address} check" in rest
+        assert f"server {server}_live {address} backup track api_live/{server}" in rest
+        assert f"server {server} {address} check" in live
+
+
+def test_haproxy_speaks_h2c_to_grpc_and_follows_the_rest_checks() -> None:
+    text, grpc = HAPROXY_CFG.read_text(), backend("api_grpc")
     assert re.search(r"bind \"\$\{SPECSVC_LB_GRPC_BIND\}\" proto h2", text)
     for server in ("a", "b"):
-        line = f'server {server} "${{SPECSVC_API_{server.upper()}_GRPC}}" proto h2'
-        assert f"{line} track api_rest/{server}" in text
+        address = f'"${{SPECSVC_API_{server.upper()}_GRPC}}" proto h2'
+        assert f"server {server} {address} track api_rest/{server}" in grpc
+        assert f"server {server}_live {address} backup track api_live/{server}" in grpc
 
 
 @pytest.mark.system
