@@ -152,9 +152,16 @@ class Topology:
     def start_api(self, *extra: str) -> Api:
         name = f"api-{len(self.apis) + 1}"
         process = self.specsvc(
-            name, "serve", "--database-url", self.database_url,
-            "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", *extra,
-        )  # fmt: skip
+            name,
+            "serve",
+            "--database-url",
+            self.database_url,
+            "--rest-addr",
+            "127.0.0.1:0",
+            "--grpc-addr",
+            "127.0.0.1:0",
+            *extra,
+        )
         grpc = process.wait_for_line(_GRPC)
         rest = "http://" + process.wait_for_line(_REST)
         api = Api(process, rest, grpc)
@@ -165,9 +172,13 @@ class Topology:
         """A ``specsvc project`` that has reached ``expect`` ("active" or "standby")."""
         name = f"worker-{len(self.workers) + 1}"
         process = self.specsvc(
-            name, "project", "--database-url", self.database_url,
-            "--health-addr", "127.0.0.1:0",
-        )  # fmt: skip
+            name,
+            "project",
+            "--database-url",
+            self.database_url,
+            "--health-addr",
+            "127.0.0.1:0",
+        )
         worker = Worker(process, "http://" + process.wait_for_line(_HEALTH))
         self.workers.append(worker)
         eventually(lambda: worker.state() == expect, f"{name} {expect}", process)
@@ -268,7 +279,7 @@ def request(
     timeout: float = 30,
 ) -> tuple[int, Mapping[str, str], Any]:
     """(status, headers, decoded JSON body or None) of one HTTP request; HTTP errors
-    are answers, not exceptions."""  # fmt: skip
+    are answers, not exceptions."""
     data = None if body is None else json.dumps(body).encode()
     sent = urllib.request.Request(url, data=data, method=method)
     if data is not None:
