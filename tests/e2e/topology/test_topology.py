@@ -3,8 +3,9 @@
 A scratch PostgreSQL database, two ``specsvc serve`` instances on it, a ``specsvc
 project`` worker and its standby, and HAProxy (deploy/haproxy.cfg) in front of both
 instances. Clients go through the balancer unless a test is about one instance. One
-topology serves the whole module; the tests run in file order and build on each other's
-writes, and the last one checks the whole store against a rebuild.
+topology serves the module's tests in each test process (pytest-xdist may split the
+module); each test writes specs of its own, and the last one checks whatever the store
+holds by then against a rebuild.
 """
 
 from __future__ import annotations
