@@ -102,7 +102,10 @@ def schema_lock(url: str) -> Iterator[None]:
 
 
 def lock_holders(url: str, name: str) -> int:
-    """How many sessions hold the advisory lock ``name`` (0 or 1)."""
+    """How many sessions hold the advisory lock ``name`` (0 or 1) in this database.
+
+    Advisory locks belong to a database; pg_locks lists those of every database on the
+    server, so a worker of another store on the same server must not count."""
     key = lock_key(name)
     with (
         translated(),
@@ -110,6 +113,7 @@ def lock_holders(url: str, name: str) -> int:
     ):
         row = connection.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             " AND ((classid::bigint << 32) | objid::bigint) = %s",
             (key,),
         ).fetchone()
