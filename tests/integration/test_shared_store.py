@@ -171,6 +171,15 @@ def test_status_names_the_worker_and_reports_its_absence(url: str) -> None:
         assert status["lag"] == 1 and "no projection worker" in str(status["error"])
 
 
+def test_a_worker_of_another_store_on_the_same_server_is_not_this_stores_worker(
+    url: str,
+) -> None:
+    with scratch_database() as other, worker(other), instance(url) as api:
+        make_spec(api, "alpha")
+        status = api.projection_status()
+        assert status["worker_running"] is False and status["caught_up"] is False
+
+
 def test_a_store_that_could_lose_acknowledged_writes_is_refused(url: str) -> None:
     name = url.rsplit("/", 1)[1]
     with psycopg.connect(url, autocommit=True) as connection:
@@ -188,10 +197,3 @@ def test_python_importers_open_a_postgres_store_by_its_url(url: str) -> None:
             listed = second.list_specs(min_position=written["position"])
             names = [spec["name"] for spec in listed["specs"]]
     assert names == ["by-url"]
-
-
-def test_a_worker_of_another_store_on_the_server_is_not_this_stores_worker(url: str) -> None:
-    with scratch_database() as other, worker(other), instance(url) as api:
-        make_spec(api, "alpha")
-        status = api.projection_status()
-    assert status["worker_running"] is False and status["caught_up"] is False

@@ -53,17 +53,18 @@ def started_store(kind: str, folder: Path, **overrides: object) -> Iterator[boot
 
 
 @contextmanager
-def scratch_database() -> Iterator[str]:
-    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+def scratch_database(admin_url: str = ADMIN_URL, prefix: str = "specsvc_test") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database (created through ``admin_url``),
+    dropped afterwards."""
     import psycopg
 
-    name = f"specsvc_test_{uuid4().hex[:16]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    name = f"{prefix}_{uuid4().hex[:16]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
     try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 

@@ -16,7 +16,8 @@ DIAGRAMS = ROOT / "docs" / "architecture-diagrams.puml"
 
 
 def test_every_module_the_document_names_exists() -> None:
-    paths = set(re.findall(r"`((?:specsvc|rest_api|grpc_api|benchmarks)/[\w/.]*)`", DOC))
+    named = r"`((?:specsvc|rest_api|grpc_api|benchmarks|deploy|tests)/[\w/.]*)`"
+    paths = set(re.findall(named, DOC))
     assert paths
     missing = sorted(p for p in paths if not (ROOT / p).exists())
     assert missing == []

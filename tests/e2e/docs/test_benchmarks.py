@@ -11,8 +11,9 @@ from tests.support import ROOT
 
 BENCHMARKS = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
 # These need a PostgreSQL server (SPECSVC_BENCH_POSTGRES, or the one on 127.0.0.1:5432),
-# so they run with the tests marked "system", not in the default run.
-NEEDS_POSTGRES = ("bench_postgres_stores",)
+# and bench_scaled also haproxy and wrk, so they run with the tests marked "system", not
+# in the default run.
+NEEDS_POSTGRES = ("bench_postgres_stores", "bench_scaled")
 
 
 def test_there_are_benchmarks() -> None:
