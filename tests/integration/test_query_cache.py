@@ -7,7 +7,9 @@ started through the composition root as ``specsvc serve`` starts them.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
@@ -22,6 +24,7 @@ from specsvc import SpecService, bootstrap
 from specsvc.application import SpecApplication
 from specsvc.cache import PUBLISHED, SPEC, Lookup
 from specsvc.cache.redis import RedisCache
+from specsvc.cli.project import _health_server
 from specsvc.config import Settings
 from specsvc.domainmodel import spec_id
 from specsvc.errors import ConfigurationError, SpecDeleted, Unavailable
@@ -283,6 +286,16 @@ def test_a_silent_redis_slows_no_read_and_readyz_reports_it(url: str) -> None:
         metrics = client.get("/metrics").get_data(as_text=True)
         assert 'specsvc_cache_state{state="degraded"} 1.0' in metrics
         assert running.status()["cache"]["state"] == "degraded"
+        health = _health_server(running, ("127.0.0.1", 0))
+        try:
+            port = health.server_address[1]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as answer:
+                worker_body = json.load(answer)
+        finally:
+            health.shutdown()
+            health.server_close()
+        assert worker_body["status"] == "ready"
+        assert worker_body["worker"]["cache"]["state"] == "degraded"
 
 
 def test_the_cache_needs_the_postgresql_store(tmp_path: Path) -> None:

@@ -4,12 +4,27 @@ keeps a dead or silent Redis from slowing reads (docs/behaviour.md, Query cache)
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from uuid import uuid4
+from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 
-from specsvc.cache import PUBLISHED, SPEC, Lookup, NoCache, decode, encode
+from specsvc import SpecService, bootstrap
+from specsvc.cache import (
+    PUBLISHED,
+    SPEC,
+    CacheStatus,
+    Lookup,
+    NoCache,
+    QueryCache,
+    decode,
+    encode,
+)
+from specsvc.config import Settings
+from specsvc.domainmodel import spec_id
+from specsvc.errors import SpecNotFound
 from tests.support.redis_servers import free_port, silent_server
 
 pytest.importorskip("redis")
@@ -81,3 +96,88 @@ def test_a_bad_redis_url_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         RedisCache("http://nowhere", "store")
+
+
+class MemoryCache(QueryCache):
+    """A cache in a dict, with the same compare-and-set rule as Redis's."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, UUID], tuple[int, Any]] = {}
+
+    def get(self, kind: str, spec_id: UUID) -> Lookup | None:
+        position, value = self.entries.get((kind, spec_id), (0, None))
+        return Lookup("0", position, value)
+
+    def put(
+        self, kind: str, spec_id: UUID, position: int, value: Any, lookup: Lookup | None
+    ) -> None:
+        self.update(position, {(kind, spec_id): value})
+
+    def update(self, position: int, values: Mapping[tuple[str, UUID], Any]) -> None:
+        for key, value in values.items():
+            if self.entries.get(key, (0, None))[0] <= position:
+                self.entries[key] = (position, decode(encode(value)))
+
+    def renew(self) -> None:
+        self.entries.clear()
+
+    def status(self) -> CacheStatus:
+        return {"state": "ok", "error": None}
+
+
+@pytest.fixture
+def cached() -> Iterator[tuple[SpecService, MemoryCache]]:
+    service = bootstrap.start(Settings()).service
+    cache = MemoryCache()
+    service._cache = cache  # as bootstrap does for a PostgreSQL store with --redis-url
+    try:
+        yield service, cache
+    finally:
+        service.close()
+
+
+def test_a_miss_reads_the_store_and_stores_it_at_the_position_read_before(
+    cached: tuple[SpecService, MemoryCache],
+) -> None:
+    service, cache = cached
+    service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+    published = service.publish_spec("alpha", actor="alice", reason="ok")
+    served = service.get_published("alpha")
+    position, row = cache.entries[(PUBLISHED, spec_id("alpha"))]
+    assert position == published["position"] and row["published_version"] == 1
+    assert service.get_spec("alpha") == cache.entries[(SPEC, spec_id("alpha"))][1]
+    assert service.get_published("alpha") == served  # now a hit, the same answer
+
+
+def test_an_entry_older_than_the_position_a_read_needs_is_passed_over(
+    cached: tuple[SpecService, MemoryCache],
+) -> None:
+    service, cache = cached
+    service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+    published = service.publish_spec("alpha", actor="alice", reason="ok")
+    key = spec_id("alpha")
+    stale = {**service.get_spec("alpha"), "content": "stale: true\n"}
+    service.get_published("alpha")
+    stale_row = {**cache.entries[(PUBLISHED, key)][1], "content": "stale: true\n"}
+    position = published["position"]
+    cache.entries[(SPEC, key)] = (position - 1, stale)
+    cache.entries[(PUBLISHED, key)] = (position - 1, stale_row)
+    # Needing nothing, the old entries answer (as lagging read models would) ...
+    assert service.get_spec("alpha")["content"] == "stale: true\n"
+    assert service.get_published("alpha")["content"] == "stale: true\n"
+    # ... needing the publish, they are passed over, and replaced by what the store says.
+    assert service.get_spec("alpha", min_position=position)["content"] == "a: 1\n"
+    assert service.get_published("alpha", min_position=position)["content"] == "a: 1\n"
+    assert cache.entries[(SPEC, key)][0] == position
+    assert service.get_published("alpha")["content"] == "a: 1\n"
+
+
+def test_errors_of_the_store_are_never_cached(cached: tuple[SpecService, MemoryCache]) -> None:
+    service, cache = cached
+    with pytest.raises(SpecNotFound):
+        service.get_published("missing")
+    with pytest.raises(SpecNotFound):
+        service.get_spec("missing")
+    assert cache.entries == {}
