@@ -128,40 +128,39 @@ class MemoryCache(QueryCache):
 
 
 @pytest.fixture
-def cached() -> Iterator[tuple[SpecService, MemoryCache]]:
+def cached() -> Iterator[tuple[SpecService, MemoryCache, int]]:
+    """A service reading through a cache in memory, and the position where it published
+    the spec ``alpha``."""
     service = bootstrap.start(Settings()).service
     cache = MemoryCache()
     service._cache = cache  # as bootstrap does for a PostgreSQL store with --redis-url
     try:
-        yield service, cache
+        service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+        published = service.publish_spec("alpha", actor="alice", reason="ok")
+        yield service, cache, published["position"]
     finally:
         service.close()
 
 
 def test_a_miss_reads_the_store_and_stores_it_at_the_position_read_before(
-    cached: tuple[SpecService, MemoryCache],
+    cached: tuple[SpecService, MemoryCache, int],
 ) -> None:
-    service, cache = cached
-    service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
-    published = service.publish_spec("alpha", actor="alice", reason="ok")
+    service, cache, position = cached
     served = service.get_published("alpha")
-    position, row = cache.entries[(PUBLISHED, spec_id("alpha"))]
-    assert position == published["position"] and row["published_version"] == 1
+    assert cache.entries[(PUBLISHED, spec_id("alpha"))][0] == position
+    assert cache.entries[(PUBLISHED, spec_id("alpha"))][1]["published_version"] == 1
     assert service.get_spec("alpha") == cache.entries[(SPEC, spec_id("alpha"))][1]
     assert service.get_published("alpha") == served  # now a hit, the same answer
 
 
 def test_an_entry_older_than_the_position_a_read_needs_is_passed_over(
-    cached: tuple[SpecService, MemoryCache],
+    cached: tuple[SpecService, MemoryCache, int],
 ) -> None:
-    service, cache = cached
-    service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
-    published = service.publish_spec("alpha", actor="alice", reason="ok")
+    service, cache, position = cached
     key = spec_id("alpha")
     stale = {**service.get_spec("alpha"), "content": "stale: true\n"}
     service.get_published("alpha")
     stale_row = {**cache.entries[(PUBLISHED, key)][1], "content": "stale: true\n"}
-    position = published["position"]
     cache.entries[(SPEC, key)] = (position - 1, stale)
     cache.entries[(PUBLISHED, key)] = (position - 1, stale_row)
     # Needing nothing, the old entries answer (as lagging read models would) ...
@@ -174,8 +173,10 @@ def test_an_entry_older_than_the_position_a_read_needs_is_passed_over(
     assert service.get_published("alpha")["content"] == "a: 1\n"
 
 
-def test_errors_of_the_store_are_never_cached(cached: tuple[SpecService, MemoryCache]) -> None:
-    service, cache = cached
+def test_errors_of_the_store_are_never_cached(
+    cached: tuple[SpecService, MemoryCache, int],
+) -> None:
+    service, cache, _ = cached
     with pytest.raises(SpecNotFound):
         service.get_published("missing")
     with pytest.raises(SpecNotFound):
