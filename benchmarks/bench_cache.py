@@ -11,8 +11,10 @@ worker runs in a thread, with the cache, and two API instances read the same sto
 
 N specs (N = 50, 10 with ``--quick``) of ~1.5 KB are created and published, so the
 worker has written every entry before the timing starts. Each instance then reads, round
-robin over the N specs, ``get_published`` (a read-model row) and ``get_spec`` (the
-aggregate from the event store: snapshot + later events), R reads each (R = 2,000, 200
+robin over the N specs, ``get_published`` (a read-model row), ``get_spec`` (the
+aggregate from the event store: snapshot + later events) and ``GET
+/v1/specs/{name}/published`` through the Flask application's test client (the whole
+REST request handling, without a socket), R reads each (R = 2,000, 200
 with ``--quick``), in 2 rounds (1 with ``--quick``) that alternate which instance goes
 first; the samples of the rounds are pooled.
 
@@ -40,6 +42,7 @@ import redis
 from psycopg import sql
 
 from benchmarks._common import ACTOR, Stats, parse_args, print_table, prose_content, temp_dir, timed
+from rest_api import create_app
 from specsvc import SpecService, bootstrap
 from specsvc.config import Settings
 
@@ -48,7 +51,7 @@ DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_VARIABLE = "SPECSVC_BENCH_REDIS"
 FULL = {"specs": 50, "reads": 2000, "rounds": 2}
 QUICK = {"specs": 10, "reads": 200, "rounds": 1}
-READS = ("get_published", "get_spec")
+READS = ("get_published", "get_spec", "REST published")
 
 
 @contextmanager
@@ -125,6 +128,22 @@ def prepare(writer: SpecService, reader: SpecService, count: int) -> list[str]:
     return names
 
 
+def readers(service: SpecService) -> dict[str, Callable[[str], Any]]:
+    """The reads timed: two service calls, and one REST request through the whole Flask
+    application (in this process, without a socket)."""
+    client = create_app(service).test_client()
+
+    def rest(name: str) -> None:
+        response = client.get(f"/v1/specs/{name}/published")
+        assert response.status_code == 200, response.status_code
+
+    return {
+        "get_published": service.get_published,
+        "get_spec": service.get_spec,
+        "REST published": rest,
+    }
+
+
 def sample(read: Callable[..., Any], names: list[str], reads: int) -> list[int]:
     taken = []
     for i in range(reads):
@@ -155,15 +174,15 @@ def main() -> None:
         try:
             with instance(cached) as with_cache, instance(Settings(database_url=database)) as plain:
                 names = prepare(plain, with_cache, sizes["specs"])
-                services = {"cached": with_cache, "uncached": plain}
+                services = {"cached": readers(with_cache), "uncached": readers(plain)}
                 for read in READS:  # warm up: connections, caches of the library
-                    sample(getattr(with_cache, read), names, len(names))
-                    sample(getattr(plain, read), names, len(names))
+                    for variant in services.values():
+                        sample(variant[read], names, len(names))
                 for round_ in range(sizes["rounds"]):
                     order = ["cached", "uncached"][:: -1 if round_ % 2 else 1]
                     for variant in order:
                         for read in READS:
-                            taken = sample(getattr(services[variant], read), names, sizes["reads"])
+                            taken = sample(services[variant][read], names, sizes["reads"])
                             samples.setdefault((variant, read), []).extend(taken)
                 floor = redis_floor(cache_url, sizes["reads"])
         finally:
