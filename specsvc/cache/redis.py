@@ -185,8 +185,13 @@ class RedisCache(QueryCache):
         self, operation: str, generation: str, position: int, values: Mapping[tuple[str, UUID], Any]
     ) -> bool:
         args: list[Any] = [self._prefix, generation, position, self._ttl]
-        for (kind, spec_id), value in values.items():
-            args += [f"{kind}:{spec_id}", "" if value is None else encode(value)]
+        try:
+            for (kind, spec_id), value in values.items():
+                args += [f"{kind}:{spec_id}", "" if value is None else encode(value)]
+        except (TypeError, ValueError) as error:  # a value JSON cannot hold: not Redis's fault
+            CACHE_ERRORS.labels("encode").inc()
+            logger.error("cannot cache %s: %s", operation, error)
+            return False
         try:
             self._write(keys=[self._generation_key], args=args)
         except redis.RedisError as error:
@@ -220,7 +225,6 @@ class RedisCache(QueryCache):
             return
         with self._lock:
             recovered, self._error = self._error is not None, None
-        if recovered:
-            self._skip_until = 0.0
+        if recovered:  # only one thread reports it
             logger.info("query cache available again")
             set_cache_state("ok")

@@ -182,3 +182,15 @@ def test_errors_of_the_store_are_never_cached(
     with pytest.raises(SpecNotFound):
         service.get_spec("missing")
     assert cache.entries == {}
+
+
+def test_a_value_json_cannot_hold_is_counted_not_raised() -> None:
+    from specsvc.observability.metrics import CACHE_ERRORS
+
+    cache = RedisCache(f"redis://127.0.0.1:{free_port()}/0", "store")
+    before = CACHE_ERRORS.labels("encode")._value.get()
+    try:
+        cache.put(SPEC, uuid4(), 1, {"odd": object()}, Lookup("0", 0, None))
+        assert CACHE_ERRORS.labels("encode")._value.get() == before + 1
+    finally:
+        cache.close()
