@@ -9,6 +9,8 @@ creation and by one ``@event`` method, and the aggregate is snapshotted every 10
 
 - ``sqlalchemy``: ``eventsourcing_sqlalchemy``, ``SQLALCHEMY_URL=postgresql+psycopg://...``;
 - ``core``: the library's own ``eventsourcing.postgres``, with the ``POSTGRES_*`` keys;
+- ``specsvc``: the service's own factory (``specsvc.persistence.postgres``), which
+  subclasses ``eventsourcing_sqlalchemy``'s recorders;
 - ``topic``: only when ``SPECSVC_BENCH_PERSISTENCE_TOPIC`` is set. Its value (the topic of
   a module or of an infrastructure factory class) becomes ``PERSISTENCE_MODULE``, with the
   ``POSTGRES_*`` keys. This slot is for the service's own PostgreSQL factory.
@@ -139,6 +141,11 @@ VARIANTS: dict[str, EnvFor] = {
         "SQLALCHEMY_URL": db.sqlalchemy_url(),
     },
     "core": lambda db: {"PERSISTENCE_MODULE": "eventsourcing.postgres", **db.postgres_keys()},
+    # The service's own factory: eventsourcing_sqlalchemy subclassed (timeline, plain selects).
+    "specsvc": lambda db: {
+        "PERSISTENCE_MODULE": "specsvc.persistence.postgres.factory:Factory",
+        "SQLALCHEMY_URL": db.sqlalchemy_url(),
+    },
 }
 
 

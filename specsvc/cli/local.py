@@ -57,7 +57,10 @@ def _status(args: argparse.Namespace) -> int:
         print_json(report)
         return 0
     for name, where in report["storage"].items():
-        durability = f"{where['journal_mode']}, synchronous={where['synchronous']}"
+        if "journal_mode" in where:  # SQLite
+            durability = f"{where['journal_mode']}, synchronous={where['synchronous']}"
+        else:
+            durability = f"fsync={where['fsync']}, synchronous_commit={where['synchronous_commit']}"
         print(f"{name}: {where['database']} ({durability})")
     projections = report["projections"]
     state = "caught up" if projections["caught_up"] else f"behind by {projections['lag']}"

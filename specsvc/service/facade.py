@@ -48,15 +48,23 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         self._cache = cache or NoCache()
 
     @classmethod
-    def open(cls, db: str | None = None, *, settings: Settings | None = None) -> SpecService:
+    def open(
+        cls,
+        db: str | None = None,
+        *,
+        database_url: str | None = None,
+        settings: Settings | None = None,
+    ) -> SpecService:
         """Open a SQLite file (created if missing), a private in-memory store, or the
-        PostgreSQL store ``settings.database_url`` names (its worker runs the projections)."""
+        PostgreSQL store ``database_url`` names (its worker runs the projections)."""
         # The one way in for importers: the composition root builds and starts the parts.
         from specsvc import bootstrap
 
         settings = settings or Settings.from_env()
         if db is not None:
             settings = replace(settings, db=db)
+        if database_url is not None:
+            settings = replace(settings, database_url=database_url)
         return bootstrap.start(settings).service
 
     def close(self) -> None:

@@ -15,14 +15,14 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
-from specsvc import bootstrap
+from specsvc import SpecService, bootstrap
 from specsvc.application import SpecApplication
 from specsvc.config import Settings
 from specsvc.errors import BadRequest, Unavailable
 from specsvc.operator import verify_projections
 from specsvc.projections import SpecProjections
 from specsvc.runners.worker import ProjectionWorker
-from tests.support.stores import api_instance, make_spec, running_worker
+from tests.support.stores import api_instance, make_spec, running_worker, scratch_database
 
 pytestmark = pytest.mark.system
 
@@ -165,3 +165,19 @@ def test_a_store_that_could_lose_acknowledged_writes_is_refused(url: str) -> Non
         bootstrap.start(Settings(database_url=url))
     with pytest.raises(OperationalError, match="not durable"):
         bootstrap.start_worker(Settings(database_url=url))
+
+
+def test_python_importers_open_a_postgres_store_by_its_url(url: str) -> None:
+    with worker(url), SpecService.open(database_url=url) as first:
+        written = first.create_spec("by-url", "generic", "a: 1\n", **ACTOR)
+        with SpecService.open(database_url=url) as second:
+            listed = second.list_specs(min_position=written["position"])
+            names = [spec["name"] for spec in listed["specs"]]
+    assert names == ["by-url"]
+
+
+def test_a_worker_of_another_store_on_the_server_is_not_this_stores_worker(url: str) -> None:
+    with scratch_database() as other, worker(other), instance(url) as api:
+        make_spec(api, "alpha")
+        status = api.projection_status()
+    assert status["worker_running"] is False and status["caught_up"] is False

@@ -109,8 +109,10 @@ def lock_holders(url: str, name: str) -> int:
         psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5) as connection,
     ):
         row = connection.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype='advisory' AND granted"
-            " AND ((classid::bigint << 32) | objid::bigint) = %s",
+            # Advisory locks are per database; other stores on the server hold their own.
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+            " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
             (key,),
         ).fetchone()
     return int(row[0]) if row else 0

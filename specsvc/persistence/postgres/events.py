@@ -22,11 +22,12 @@ from specsvc.persistence.interfaces import (
 )
 from specsvc.persistence.postgres.connections import shown
 from specsvc.persistence.postgres.schema import EVENT_STORE_TABLES
+from specsvc.persistence.postgres.selects import PlainSelects
 from specsvc.persistence.postgres.subscription import PromptSubscription
 from specsvc.persistence.sql import TimelineQueries
 
 
-class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
+class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQueries):
     """The event store, plus the spec timeline written in the same transaction."""
 
     url = ""  # set by the factory: where the store lives, for reports and connections

@@ -26,6 +26,7 @@ from specsvc.persistence.postgres.connections import (
 )
 from specsvc.persistence.postgres.events import SpecEventRecorder
 from specsvc.persistence.postgres.readmodel import SpecProjectionRecorder
+from specsvc.persistence.postgres.selects import SnapshotRecorder
 
 TOPIC = f"{__name__}:Factory"
 
@@ -41,6 +42,7 @@ POOL_TIMEOUT = 10
 class Factory(SQLAlchemyFactory):
     """The event store with its timeline, and the read models, on PostgreSQL."""
 
+    aggregate_recorder_class = SnapshotRecorder
     application_recorder_class = SpecEventRecorder
     process_recorder_class = SpecProjectionRecorder
 

@@ -1,0 +1,68 @@
+"""Reads of stored events in one precompiled statement each.
+
+The library's SQLAlchemy recorders build an ORM query and an object per row on every
+read; a service reads an aggregate (snapshot, then later events) on every command and
+every current-state get, so these overrides read the same rows through one cached
+``text()`` statement instead (measured in benchmarks/README.md, PostgreSQL stores).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing_sqlalchemy.recorders import SQLAlchemyAggregateRecorder
+from sqlalchemy import TextClause, text
+
+
+class PlainSelects(SQLAlchemyAggregateRecorder):
+    """``select_events`` without the ORM: the same rows, in the same order."""
+
+    _statements: dict[tuple[bool, bool, bool, bool], TextClause]
+
+    def _select(self, gt: bool, lte: bool, desc: bool, limit: bool) -> TextClause:
+        key = (gt, lte, desc, limit)
+        cache = self.__dict__.setdefault("_statements", {})
+        statement = cache.get(key)
+        if statement is None:
+            table = self.events_record_cls.__table__.fullname
+            where = ["originator_id = :id"]
+            if gt:
+                where.append("originator_version > :gt")
+            if lte:
+                where.append("originator_version <= :lte")
+            sql = (
+                f"SELECT originator_version, topic, state FROM {table}"
+                f" WHERE {' AND '.join(where)}"
+                f" ORDER BY originator_version {'DESC' if desc else 'ASC'}"
+                + (" LIMIT :limit" if limit else "")
+            )
+            statement = cache[key] = text(sql)
+        return statement
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> list[StoredEvent]:
+        statement = self._select(gt is not None, lte is not None, desc, limit is not None)
+        params: dict[str, Any] = {"id": originator_id, "gt": gt, "lte": lte, "limit": limit}
+        with self.transaction(commit=False) as session:
+            rows = session.execute(statement, params).fetchall()
+        return [
+            StoredEvent(
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state) if isinstance(state, memoryview) else state,
+            )
+            for version, topic, state in rows
+        ]
+
+
+class SnapshotRecorder(PlainSelects):
+    """The snapshot store, read the same way."""
