@@ -119,6 +119,12 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
                     "worker_running": {"type": "boolean"},
                 },
             ),
+            "cache": obj(
+                {
+                    "state": {"enum": ["off", "ok", "degraded"]},
+                    "error": nullable("string"),
+                }
+            ),
         }
     ),
     "Error": obj(

@@ -29,7 +29,14 @@ def readyz() -> Response:
     except SpecServiceError as error:
         status = {"caught_up": False, "lag": None, "error": error.message}
     ready = bool(status["caught_up"])
-    response = jsonify({"status": "ready" if ready else "not ready", "projections": status})
+    # A degraded query cache does not make the service unready: reads are answered from
+    # the store meanwhile (docs/behaviour.md, Query cache).
+    body = {
+        "status": "ready" if ready else "not ready",
+        "projections": status,
+        "cache": service().cache_status(),
+    }
+    response = jsonify(body)
     response.status_code = 200 if ready else 503
     return response
 
@@ -42,6 +49,7 @@ def metrics() -> Response:
         PROJECTION_HEALTHY.set(1 if status["caught_up"] else 0)
     except SpecServiceError:
         PROJECTION_HEALTHY.set(0)
+    service().cache_status()  # sets specsvc_cache_state
     return Response(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -13,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
+from typing import cast
 
 from specsvc.application import SpecApplication
+from specsvc.cache import NoCache, QueryCache
 from specsvc.config import Settings
 from specsvc.errors import ConfigurationError, StoreNotFound
+from specsvc.persistence.interfaces import SpecTimelineRecorder
 from specsvc.persistence.sqlite import factory as sqlite
 from specsvc.persistence.sqlite.datastore import check_durable
 from specsvc.persistence.sqlite.files import remove_leftovers, store_exists
@@ -26,6 +29,7 @@ from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.runners.remote import RemoteMonitor
 from specsvc.runners.worker import ProjectionWorker
 from specsvc.service import SpecService
+from specsvc.service.cached import cache_entries
 from specsvc.spectypes import SpecTypeRegistry
 from specsvc.system import spec_system
 
@@ -83,7 +87,12 @@ def start(settings: Settings, role: Role = Role.API) -> Components:
     """Start the parts; on the embedded store the projections catch up before this
     returns (but in maintenance)."""
     if settings.database_url:
-        return _start_shared(settings)
+        return _start_shared(settings, role)
+    if settings.redis_url:
+        raise ConfigurationError(
+            "--redis-url caches the read models of a PostgreSQL store: give --database-url"
+            " postgresql://USER@HOST:PORT/DB too (the embedded store needs no cache)"
+        )
     if settings.db is not None:
         for leftover in remove_leftovers(settings.db):
             logger.info("removed %s, left by an interrupted rebuild", leftover)
@@ -101,15 +110,18 @@ def start(settings: Settings, role: Role = Role.API) -> Components:
     return _assemble(settings, runner, application, projections, runner.stop)
 
 
-def _start_shared(settings: Settings) -> Components:
+def _start_shared(settings: Settings, role: Role) -> Components:
     """The parts of an API process (or a tool) over PostgreSQL: no projections run here."""
     env = env_for(settings)
     application = SpecApplication(env=env)
     projections = SpecProjections(env=env)
+    cache: QueryCache = NoCache()
     try:
         monitor = RemoteMonitor(
             application, projections, catch_up_timeout=settings.consistency_timeout
         )
+        if role is Role.API:
+            cache = query_cache(settings, application)
     except Exception:
         application.close()
         projections.close()
@@ -117,10 +129,27 @@ def _start_shared(settings: Settings) -> Components:
 
     def close() -> None:
         monitor.close()
+        cache.close()
         application.close()
         projections.close()
 
-    return _assemble(settings, monitor, application, projections, close)
+    return _assemble(settings, monitor, application, projections, close, cache)
+
+
+def query_cache(settings: Settings, application: SpecApplication) -> QueryCache:
+    """The query cache ``--redis-url`` names, keyed by the event store's identity, or
+    none (docs/architecture.md, Query cache)."""
+    if not settings.redis_url:
+        return NoCache()
+    try:
+        from specsvc.cache.redis import RedisCache
+    except ImportError as error:
+        raise ConfigurationError(
+            f"--redis-url needs the Redis client ({error.name} is not installed):"
+            " pip install 'specsvc[redis]'"
+        ) from None
+    store = cast(SpecTimelineRecorder, application.recorder).store_id()
+    return RedisCache(settings.redis_url, store)
 
 
 def _assemble(
@@ -129,11 +158,18 @@ def _assemble(
     application: SpecApplication,
     projections: SpecProjections,
     close: Callable[[], None],
+    cache: QueryCache | None = None,
 ) -> Components:
     try:
         types = SpecTypeRegistry.load(settings.types_dir)
         service = SpecService(
-            application, projections.read_model, types, settings, monitor, on_close=close
+            application,
+            projections.read_model,
+            types,
+            settings,
+            monitor,
+            on_close=close,
+            cache=cache,
         )
         if settings.database_url or settings.db is not None:
             check_durability(service)
@@ -152,8 +188,13 @@ def start_worker(settings: Settings) -> ProjectionWorker:
             " server, specsvc serve, runs its projections itself)"
         )
     worker = ProjectionWorker(env_for(settings))
-    for name, described in worker.describe().items():
-        postgres().check_durable(name, described)
+    try:
+        for name, described in worker.describe().items():
+            postgres().check_durable(name, described)
+        worker.use_cache(query_cache(settings, worker.application), cache_entries)
+    except Exception:
+        worker.close()
+        raise
     return worker
 
 

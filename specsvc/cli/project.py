@@ -100,14 +100,18 @@ def _health_server(worker: Any, addr: tuple[str, int]) -> ThreadingHTTPServer:
             try:
                 status: dict[str, Any] = dict(worker.status())
             except SpecServiceError as error:
-                status = {"state": worker.state, "error": error.message}
+                status = {
+                    "state": worker.state,
+                    "error": error.message,
+                    "cache": worker.cache.status(),
+                }
             ready = status.get("error") is None and status["state"] in ("active", "standby")
             body = {"status": "ready" if ready else "not ready", "worker": status}
             self._send(200 if ready else 503, "application/json", body)
 
         def _refresh(self) -> None:
             with contextlib.suppress(SpecServiceError):
-                worker.status()  # sets the lag and health gauges
+                worker.status()  # sets the lag, health and cache gauges
 
         def _send(self, status: int, content_type: str, body: Any) -> None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -64,6 +64,41 @@ PROJECTION_RESTARTS = Counter(
     "Times this worker's projection runner stopped on an error and was started again.",
     registry=REGISTRY,
 )
+# The query cache (docs/architecture.md, Query cache).
+CACHE_HITS = Counter(
+    "specsvc_cache_hits_total",
+    "Reads answered from the query cache, by kind (spec, published).",
+    ["kind"],
+    registry=REGISTRY,
+)
+CACHE_MISSES = Counter(
+    "specsvc_cache_misses_total",
+    "Reads the query cache could not answer (no entry, or one older than the read needs),"
+    " by kind; they are answered from the store.",
+    ["kind"],
+    registry=REGISTRY,
+)
+CACHE_ERRORS = Counter(
+    "specsvc_cache_errors_total",
+    "Query cache operations that failed or timed out, by operation.",
+    ["operation"],
+    registry=REGISTRY,
+)
+CACHE_STATE = Gauge(
+    "specsvc_cache_state",
+    "1 for the query cache's current state (off, ok, degraded), 0 for the others.",
+    ["state"],
+    registry=REGISTRY,
+)
+CACHE_STATES = ("off", "ok", "degraded")
+
+
+def set_cache_state(state: str) -> None:
+    for known in CACHE_STATES:
+        CACHE_STATE.labels(known).set(1 if known == state else 0)
+
+
+set_cache_state("off")
 
 OTHER = "other"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Mapping
 from typing import Any, TypedDict, cast
 from uuid import UUID
 
@@ -21,6 +22,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import EventSourcedProjectionRunner
 
 from specsvc.application import SpecApplication, store_errors
+from specsvc.cache import PUBLISHED, SPEC, CacheStatus, NoCache, QueryCache
+from specsvc.domainmodel import Spec
 from specsvc.errors import Unavailable
 from specsvc.observability.metrics import (
     PROJECTED_EVENTS,
@@ -30,7 +33,12 @@ from specsvc.observability.metrics import (
     PROJECTION_RESTARTS,
     WORKER_ACTIVE,
 )
-from specsvc.persistence.interfaces import Lease, SharedReadModel, SpecTimelineRecorder
+from specsvc.persistence.interfaces import (
+    Lease,
+    SharedReadModel,
+    SpecReadModelRecorder,
+    SpecTimelineRecorder,
+)
 from specsvc.projections import SpecProjections, binding_problem
 
 logger = logging.getLogger(__name__)
@@ -40,12 +48,20 @@ LEASE_CHECK = 1.0  # how often an active worker makes sure it still holds it
 RESTART_DELAY = 1.0  # after a failure, before trying again
 
 
+# What a spec event sets in the cache: (kind, spec id) to value, read from the
+# application and the read models as they are right after the event's commit.
+CacheEntries = Callable[
+    [SpecApplication, SpecReadModelRecorder, Spec.Event], Mapping[tuple[str, UUID], Any]
+]
+
+
 class WorkerStatus(TypedDict):
     state: str  # "starting", "standby", "active" or "stopped"
     position: int
     head: int
     lag: int
     error: str | None
+    cache: CacheStatus
 
 
 class CountedProjections(SpecProjections):
@@ -62,10 +78,13 @@ class CountedProjections(SpecProjections):
 
 
 class ProjectionWorker:
-    """Runs the projections of the store ``env`` names, while it holds the lock."""
+    """Runs the projections of the store ``env`` names, while it holds the lock, and
+    keeps the query cache in step with them (docs/architecture.md, Query cache)."""
 
     def __init__(self, env: dict[str, str]):
         self.env = env
+        self.cache: QueryCache = NoCache()
+        self._entries: CacheEntries | None = None
         self.application = SpecApplication(env=env)
         self.projections = SpecProjections(env=env)
         self.state = "starting"
@@ -84,6 +103,11 @@ class ProjectionWorker:
                 "projections": self.projections.read_model.describe(),
             }
 
+    def use_cache(self, cache: QueryCache, entries: CacheEntries) -> None:
+        """Keep ``cache`` in step: after each commit, set what ``entries`` reads."""
+        self.cache = cache
+        self._entries = entries
+
     def stop(self) -> None:
         self._stopping.set()
 
@@ -91,6 +115,7 @@ class ProjectionWorker:
         self.stop()
         self.application.close()
         self.projections.close()
+        self.cache.close()
 
     def run(self) -> None:
         """Stand by for the lock, project while holding it, recover from failures; return
@@ -121,6 +146,7 @@ class ProjectionWorker:
             "head": head,
             "lag": lag,
             "error": self.error,
+            "cache": self.cache.status(),
         }
 
     def _stand_by(self, lease: Lease) -> bool:
@@ -139,12 +165,15 @@ class ProjectionWorker:
     def _project(self, lease: Lease) -> None:
         self.state = "active"
         WORKER_ACTIVE.set(1)
+        # Entries written by a worker that died between a commit and its cache update
+        # may be older than the read models: none of them is used again.
+        self.cache.renew()
         self._check_binding()
         start = self.projections.recorder.max_tracking_id(self.application.name) or 0
         logger.info("projecting from position %d", start)
         runner: EventSourcedProjectionRunner[Any, Any] = EventSourcedProjectionRunner(
             application_class=SpecApplication,
-            projection_class=CountedProjections,
+            projection_class=self._projection_class(),
             env=self.env,
         )
         try:
@@ -152,12 +181,45 @@ class ProjectionWorker:
                 self.error = None
                 while not self._stopping.is_set():
                     runner.run_forever(timeout=LEASE_CHECK)  # raises what the runner hit
+                    self.cache.maintain()
                     if runner.is_interrupted.is_set() and not self._stopping.is_set():
                         raise Unavailable("the projection runner stopped")
                     if not lease.held():
                         raise Unavailable("lost the projector's lock (its connection)")
         finally:
             WORKER_ACTIVE.set(0)
+
+    def _projection_class(self) -> type[CountedProjections]:
+        """The projections, followed by a cache update after each commit."""
+        if not self.cache.enabled or self._entries is None:
+            return CountedProjections
+        cached = self._cached
+
+        class CachedProjections(CountedProjections):
+            name = SpecProjections.name
+
+            def process_event(
+                self, domain_event: DomainEventProtocol[UUID], tracking: Tracking
+            ) -> None:
+                super().process_event(domain_event, tracking)  # committed when it returns
+                if isinstance(domain_event, Spec.Event):
+                    cached(domain_event, tracking.notification_id)
+
+        return CachedProjections
+
+    def _cached(self, event: Spec.Event, position: int) -> None:
+        """Set the entries of the spec ``event`` changed to what they are at ``position``:
+        the spec as of this event, and its published row (this worker is the only writer
+        of the read models, so they are exactly at ``position`` now)."""
+        assert self._entries is not None
+        values: Mapping[tuple[str, UUID], Any]
+        try:
+            with store_errors():
+                values = self._entries(self.application, self.projections.read_model, event)
+        except Exception as error:
+            logger.warning("could not read spec %s for the cache: %s", event.originator_id, error)
+            values = {(SPEC, event.originator_id): None, (PUBLISHED, event.originator_id): None}
+        self.cache.update(position, values)
 
     def _check_binding(self) -> None:
         """Read models built from another event store are rebuilt from this one."""

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from specsvc.application import SpecApplication
+from specsvc.cache import NoCache, QueryCache
 from specsvc.config import Settings
 from specsvc.persistence.interfaces import SpecReadModelRecorder
 from specsvc.runners.monitor import ProjectionMonitor
@@ -34,6 +35,7 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         monitor: ProjectionMonitor,
         *,
         on_close: Callable[[], None] | None = None,
+        cache: QueryCache | None = None,
     ):
         self._app = application
         self._read_model = read_model
@@ -43,6 +45,7 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         self._on_close = on_close or monitor.close
         self._evaluations = Slots(settings.max_concurrent_evaluations, "evaluations")
         self._consistency = Consistency(application, monitor, settings.consistency_timeout)
+        self._cache = cache or NoCache()
 
     @classmethod
     def open(

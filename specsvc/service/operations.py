@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from specsvc.application import SpecApplication, store_errors
+from specsvc.cache import CacheStatus, QueryCache
 from specsvc.persistence.interfaces import SpecReadModelRecorder
 from specsvc.runners.monitor import ProjectionMonitor, ProjectionStatus
 
@@ -14,10 +15,15 @@ class SpecOperations:
     _app: SpecApplication
     _read_model: SpecReadModelRecorder
     _monitor: ProjectionMonitor
+    _cache: QueryCache
 
     def projection_status(self) -> ProjectionStatus:
         """Readiness facts: is the store reachable and are the projections caught up?"""
         return self._monitor.status()
+
+    def cache_status(self) -> CacheStatus:
+        """The query cache: off, ok, or degraded (reads are answered from the store)."""
+        return self._cache.status()
 
     def projected_position(self) -> int:
         """The log position of the last event the read models hold (0 when none)."""

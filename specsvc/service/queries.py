@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
+from uuid import UUID
 
 from specsvc.application import SpecApplication, store_errors
+from specsvc.cache import PUBLISHED, SPEC, QueryCache
 from specsvc.config import Settings
 from specsvc.content.diffing import diff_contents
 from specsvc.content.intake import parse_content
@@ -20,7 +23,9 @@ from specsvc.errors import (
     ValidationError,
     VersionNotFound,
 )
+from specsvc.observability.metrics import CACHE_HITS, CACHE_MISSES
 from specsvc.persistence.interfaces import EventQuery, SpecReadModelRecorder, SummaryQuery
+from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service import consistency, inputs
 from specsvc.service.consistency import Consistency
 from specsvc.service.resources import (
@@ -35,7 +40,9 @@ from specsvc.spectypes import SpecTypeRegistry
 
 class SpecQueries:
     _app: SpecApplication
+    _cache: QueryCache
     _consistency: Consistency
+    _monitor: ProjectionMonitor
     _evaluations: Slots
     _read_model: SpecReadModelRecorder
     _types: SpecTypeRegistry
@@ -60,6 +67,16 @@ class SpecQueries:
         moment = inputs.instant(as_of, "as_of")
         if moment is not None:
             return spec_resource(self._app.get_as_of(name, moment))
+        if version is None and self._cache.enabled:
+            resource = self._read_through(
+                SPEC,
+                name,
+                min_position,
+                lambda _: spec_resource(self._app.get(name)),
+                from_read_models=False,
+            )
+            assert resource is not None  # a spec that is not found raises
+            return resource
         spec = self._app.get(name)
         if version is None:
             return spec_resource(spec)
@@ -76,9 +93,13 @@ class SpecQueries:
         if moment is not None:
             consistency.min_position(min_position)
             return self._published_as_of(name, moment)
-        self._consistency.read_models(min_position)
-        with store_errors():
-            row = self._read_model.select_published(spec_id(name))
+        if self._cache.enabled:
+            row = self._read_through(
+                PUBLISHED, name, min_position, self._published_row, from_read_models=True
+            )
+        else:
+            self._consistency.read_models(min_position)
+            row = self._published_row(spec_id(name))
         if row is None:
             raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
         self._check_servable(name, row["state"], row["published_version"])
@@ -90,6 +111,37 @@ class SpecQueries:
             row["state"],
             row["published_at"],
         )
+
+    # The query cache (docs/behaviour.md, Query cache): an entry answers a read only when
+    # its position is at least the one the read needs; a miss reads the store and offers
+    # what it read, tagged with the position the read models had reached before reading.
+
+    def _read_through(
+        self,
+        kind: str,
+        name: str,
+        min_position: int | None,
+        read: Callable[[UUID], dict[str, Any] | None],
+        *,
+        from_read_models: bool,
+    ) -> dict[str, Any] | None:
+        key = spec_id(name)
+        lookup = self._cache.get(kind, key)
+        if lookup is not None and lookup.serves(self._consistency.needed(min_position)):
+            CACHE_HITS.labels(kind).inc()
+            return cast(dict[str, Any], lookup.value)
+        CACHE_MISSES.labels(kind).inc()
+        if from_read_models:
+            self._consistency.read_models(min_position)
+        position = self._monitor.projected_position()
+        value = read(key)
+        if value is not None:
+            self._cache.put(kind, key, position, value, lookup)
+        return value
+
+    def _published_row(self, key: UUID) -> dict[str, Any] | None:
+        with store_errors():
+            return self._read_model.select_published(key)
 
     def _published_as_of(self, name: str, moment: datetime) -> dict[str, Any]:
         spec = self._app.get_as_of(name, moment)

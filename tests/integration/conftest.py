@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from specsvc import SpecService, bootstrap
-from tests.support.stores import BACKENDS, open_store, started_store
+from tests.support.stores import BACKENDS, open_store, scratch_database, started_store
 
 
 @pytest.fixture(params=BACKENDS)
@@ -37,3 +37,10 @@ def file_store(tmp_path: Path) -> Iterator[bootstrap.Components]:
 @pytest.fixture
 def file_service(file_store: bootstrap.Components) -> SpecService:
     return file_store.service
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A new PostgreSQL database of the test's own (tests marked system)."""
+    with scratch_database() as database:
+        yield database

@@ -22,28 +22,14 @@ from specsvc.errors import BadRequest, Unavailable
 from specsvc.operator import verify_projections
 from specsvc.projections import SpecProjections
 from specsvc.runners.worker import ProjectionWorker
-from tests.support.stores import make_spec, running_worker, scratch_database
+from tests.support.stores import api_instance, make_spec, running_worker, scratch_database
 
 pytestmark = pytest.mark.system
 
 ACTOR = {"actor": "bob", "reason": "because"}
 
 
-@pytest.fixture
-def url() -> Iterator[str]:
-    with scratch_database() as database:
-        yield database
-
-
-@contextmanager
-def instance(url: str, **overrides: object) -> Iterator[SpecService]:
-    """An API instance of the store at ``url``: no projections of its own."""
-    settings = Settings(database_url=url, consistency_timeout=1.0, **overrides)  # type: ignore[arg-type]
-    started = bootstrap.start(settings)
-    try:
-        yield started.service
-    finally:
-        started.service.close()
+instance = api_instance
 
 
 @contextmanager

@@ -82,6 +82,18 @@ def running_worker(settings: Settings) -> Iterator[object]:
         worker.close()
 
 
+@contextmanager
+def api_instance(url: str, **overrides: object) -> Iterator[SpecService]:
+    """An API instance of the PostgreSQL store at ``url``, as ``specsvc serve`` starts
+    one: no projections of its own; reads wait at most a second for a position."""
+    settings = Settings(database_url=url, consistency_timeout=1.0, **overrides)  # type: ignore[arg-type]
+    started = bootstrap.start(settings)
+    try:
+        yield started.service
+    finally:
+        started.service.close()
+
+
 def open_service(kind: str, folder: Path, **overrides: object) -> SpecService:
     return open_store(kind, folder, **overrides).service
 

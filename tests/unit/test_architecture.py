@@ -26,7 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
         "specsvc.persistence.sqlite",
         "specsvc.persistence.postgres",
     ),
-    ("specsvc.domainmodel", "specsvc.spectypes", "specsvc.auth"),
+    ("specsvc.domainmodel", "specsvc.spectypes", "specsvc.auth", "specsvc.cache"),
     ("specsvc.application", "specsvc.projections"),
     ("specsvc.system", "specsvc.runners"),
     ("specsvc.service",),
