@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable
 
     from eventsourcing.persistence import StoredEvent
 
@@ -70,9 +70,16 @@ class SpecTimelineRecorder(ABC):
         """The identity given to this event store when it was created; copies keep it."""
 
     @abstractmethod
-    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+    def insert_at_positions(
+        self, events: Iterable[PositionedEvent], *, store_id: str | None = None
+    ) -> None:
         """Insert stored events at the log positions they had elsewhere (an import into
-        an empty store), each with its timeline row, in one transaction."""
+        an empty store, a migration), each with its timeline row, in one transaction.
+
+        ``events`` may be a generator: it is consumed inside the transaction, so a whole
+        store can be copied without holding it in memory, and a failure or an interruption
+        part-way commits nothing. With ``store_id`` this store takes that identity in the
+        same transaction (a copy keeps the identity of its original)."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:

@@ -8,8 +8,9 @@ and the timeline mean the same on either store.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from specsvc.persistence.interfaces import (
@@ -23,6 +24,10 @@ from specsvc.persistence.interfaces import (
     from_micros,
     to_micros,
 )
+
+T = TypeVar("T")
+# Rows sent to the database in one round trip when a whole log is copied.
+COPY_CHUNK = 500
 
 # --- the event store's own tables ---------------------------------------------------------
 
@@ -47,9 +52,22 @@ REMEMBER = (
     " recorded_at) VALUES (:principal, :key, :request_sha256, :answer, :position, :recorded_at)"
 )
 STORE_ID = "SELECT id FROM store_identity"
+ADOPT_STORE_ID = "UPDATE store_identity SET id = :id"
 NEW_STORE_ID = (
     "INSERT INTO store_identity (id) SELECT :id WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
 )
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter), read lazily."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:

@@ -4,7 +4,7 @@ in the events' own transaction (under the library's table lock, in commit order)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -58,34 +58,42 @@ class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
             self._insert_answer(session, answer, positions[-1])
         return positions
 
-    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+    def insert_at_positions(
+        self, events: Iterable[PositionedEvent], *, store_id: str | None = None
+    ) -> None:
         # Each event keeps its exported position; the sequence then continues past them.
         table = self.events_table_name
         with self.transaction(commit=True) as session:
             self._lock_table(session)
-            for event in events:
-                stored = event.stored
+            for chunk in sql.chunks(events, sql.COPY_CHUNK):
                 session.execute(
                     text(
                         f"INSERT INTO {table} (id, originator_id, originator_version, topic,"
                         " state) VALUES (:id, :originator_id, :version, :topic, :state)"
                     ),
-                    {
-                        "id": event.position,
-                        "originator_id": UUID(str(stored.originator_id)),
-                        "version": stored.originator_version,
-                        "topic": stored.topic,
-                        "state": stored.state,
-                    },
+                    [
+                        {
+                            "id": event.position,
+                            "originator_id": UUID(str(event.stored.originator_id)),
+                            "version": event.stored.originator_version,
+                            "topic": event.stored.topic,
+                            "state": event.stored.state,
+                        }
+                        for event in chunk
+                    ],
                 )
-                params = sql.timeline_params(event.timeline, event.position)
-                session.execute(text(sql.INSERT_TIMELINE), params)
+                session.execute(
+                    text(sql.INSERT_TIMELINE),
+                    [sql.timeline_params(event.timeline, event.position) for event in chunk],
+                )
             session.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" GREATEST((SELECT MAX(id) FROM {table}), 1))"
                 )
             )
+            if store_id is not None:
+                session.execute(text(sql.ADOPT_STORE_ID), {"id": store_id})
             self._notify_channel(session)
 
     def remember(self, answer: RememberedAnswer) -> None:
