@@ -1,15 +1,16 @@
 """After a migration: the copy against its source, from the stored bytes to the answers.
 
-The two logs are exported and compared event by event; the copy is verified on its own
+The two logs are exported and compared event by event, and so are the two timelines
+(what reads ``as_of`` a moment or at a version look up); the copy is verified on its own
 (every spec replayed without snapshots, the timeline, the read models against a rebuild);
 its read models are compared row by row with the source's; and every spec is read from
-both: now, its versions, history and published content, and the timeline entries that
-reads ``as_of`` a moment or at a version look up, at each of its events.
+both: now, its versions, history and published content, and as of its first and last
+event.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
@@ -20,6 +21,7 @@ from specsvc.operator.export import log_records
 from specsvc.operator.import_check import log_differences
 from specsvc.operator.projection_diff import table_differences
 from specsvc.operator.verify import verify_store
+from specsvc.persistence.interfaces import SpecTimelineRecorder, TimelineEntry
 from specsvc.service import SpecService
 
 PAGE = 500
@@ -39,6 +41,7 @@ def copy_differences(
             f"store identity: {TARGET} is {dst.timeline.store_id()},"
             f" {SOURCE} is {src.timeline.store_id()}"
         )
+    found += timeline_differences(src.timeline, dst.timeline)
     checked = verify_store(target, progress)
     found += [f"{TARGET}: {line}" for line in checked["differences"]]
     source.service.catch_up()
@@ -97,22 +100,50 @@ def read_differences(source: OpenStore, target: OpenStore, name: str) -> list[st
     found += both("history", lambda s: s.history(name))
     history = _answer(lambda s: s.history(name), source.service)
     events = history.get("events", []) if isinstance(history, dict) else []
-    spec_id = UUID(str(source.service.get_spec(name)["id"])) if events else None
-    for event in events:
-        wrote = event["event"] != "SpecStateChanged"  # the event made a content version
-        timeline = _timeline(spec_id, event["timestamp"], event["version"] if wrote else None)
-        found += both(f"timeline at {event['timestamp']}", timeline, "application")
-    # Whole reads as of a moment, at the first and the last event (each replays events).
+    # Whole reads as of a moment, at the first and the last event (each replays events;
+    # the timeline rows behind the others are compared in timeline_differences).
     for event in events[:1] + events[-1:]:
         found += both(f"as_of {event['timestamp']}", _as_of(name, event["timestamp"]))
     return found
 
 
-def _timeline(spec_id: Any, moment: Any, version: int | None) -> Callable[[Any], Any]:
-    return lambda app: {
-        "sequence_at": app.timeline.sequence_at(spec_id, moment),
-        "sequence_of_version": version and app.timeline.sequence_of_version(spec_id, version),
-    }
+def timeline_differences(source: SpecTimelineRecorder, target: SpecTimelineRecorder) -> list[str]:
+    """Every timeline row (position, timestamp, content version of each event, which
+    ``as_of`` and version reads look up) of the two stores, matched by spec and sequence."""
+    found: list[str] = []
+    want, have = _timeline_rows(source), _timeline_rows(target)
+    expected, actual = next(want, None), next(have, None)
+    while expected is not None or actual is not None:
+        key = min(_key(row) for row in (expected, actual) if row is not None)
+        mine = expected if expected is not None and _key(expected) == key else None
+        theirs = actual if actual is not None and _key(actual) == key else None
+        found += differences(
+            f"timeline: event {key[1]} of spec {key[0]}",
+            _row(mine),
+            _row(theirs),
+            expected_by=SOURCE,
+            actual_by=TARGET,
+        )
+        if mine is not None:
+            expected = next(want, None)
+        if theirs is not None:
+            actual = next(have, None)
+    return found
+
+
+def _timeline_rows(timeline: SpecTimelineRecorder) -> Iterator[tuple[int, TimelineEntry]]:
+    after: tuple[UUID, int] | None = None
+    while page := timeline.select_timeline(after, PAGE):
+        yield from page
+        after = _key(page[-1])
+
+
+def _key(row: tuple[int, TimelineEntry]) -> tuple[UUID, int]:
+    return row[1].spec_id, row[1].sequence
+
+
+def _row(row: tuple[int, TimelineEntry] | None) -> dict[str, Any] | None:
+    return None if row is None else {"position": row[0], **vars(row[1])}
 
 
 def _as_of(name: str, moment: Any) -> Callable[[SpecService], Any]:

@@ -66,6 +66,13 @@ class SpecTimelineRecorder(ABC):
         """The sequence number of the spec's last event at or before ``moment``."""
 
     @abstractmethod
+    def select_timeline(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[int, TimelineEntry]]:
+        """Up to ``limit`` timeline rows, each with its position, in (spec id, sequence)
+        order after ``after`` (from the start when None): for comparing two stores."""
+
+    @abstractmethod
     def store_id(self) -> str:
         """The identity given to this event store when it was created; copies keep it."""
 

@@ -51,6 +51,14 @@ REMEMBER = (
     "INSERT INTO idempotency_keys (principal, key, request_sha256, answer, position,"
     " recorded_at) VALUES (:principal, :key, :request_sha256, :answer, :position, :recorded_at)"
 )
+TIMELINE_COLUMNS = (
+    "SELECT spec_id, sequence, position, timestamp, content_version FROM spec_timeline"
+)
+TIMELINE_FROM_START = f"{TIMELINE_COLUMNS} ORDER BY spec_id, sequence LIMIT :limit"
+TIMELINE_AFTER = (
+    f"{TIMELINE_COLUMNS} WHERE (spec_id, sequence) > (:spec_id, :sequence)"
+    " ORDER BY spec_id, sequence LIMIT :limit"
+)
 STORE_ID = "SELECT id FROM store_identity"
 ADOPT_STORE_ID = "UPDATE store_identity SET id = :id"
 NEW_STORE_ID = (
@@ -233,11 +241,16 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TimelineQueries(SpecTimelineRecorder):
-    """The event store's own reads, for a backend that can fetch one row."""
+    """The event store's own reads, for a backend that can fetch rows."""
 
     @abstractmethod
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row ``statement`` selects, in a read-only transaction."""
+
     def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row ``statement`` selects, in a read-only transaction."""
+        # Every statement read this way selects one row at most.
+        rows = self._fetch_all(statement, params)
+        return rows[0] if rows else None
 
     def _scalar(self, statement: str, params: dict[str, Any]) -> Any:
         row = self._fetch_one(statement, params)
@@ -245,6 +258,19 @@ class TimelineQueries(SpecTimelineRecorder):
 
     def store_id(self) -> str:
         return str(self._scalar(STORE_ID, {}))
+
+    def select_timeline(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[int, TimelineEntry]]:
+        if after is None:
+            rows = self._fetch_all(TIMELINE_FROM_START, {"limit": limit})
+        else:
+            params = {"spec_id": after[0].hex, "sequence": after[1], "limit": limit}
+            rows = self._fetch_all(TIMELINE_AFTER, params)
+        return [
+            (position, TimelineEntry(UUID(spec), sequence, from_micros(micros), version))
+            for spec, sequence, position, micros, version in rows
+        ]
 
     def position_of(self, spec_id: UUID, sequence: int) -> int | None:
         return self._scalar(POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})

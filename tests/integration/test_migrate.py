@@ -265,11 +265,13 @@ def test_a_copy_changed_afterwards_fails_verification(
             (b'%"reason":"comment"%',),
         )
         connection.execute("UPDATE spec_summaries SET state = 'draft' WHERE name = 'gone'")
+        connection.execute("UPDATE spec_timeline SET timestamp = timestamp - 1 WHERE position = 3")
     capsys.readouterr()
     assert migrate(small, url, "--verify-only") == 1
     out = capsys.readouterr().out
     assert "of the log.state: the target has b'" in out and "edited" in out
     assert "projections: spec_summaries" in out and "state is 'draft'" in out
+    assert "timeline: event 2 of spec" in out and ".timestamp: the target has" in out
     assert out.rstrip().endswith("differences")
 
 

@@ -118,7 +118,6 @@ class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
             "fsync": self._scalar("SHOW fsync", {}),
         }
 
-    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self.transaction(commit=False) as session:
-            row = session.execute(text(statement), params).fetchone()
-        return None if row is None else tuple(row)
+            return [tuple(row) for row in session.execute(text(statement), params)]

@@ -102,8 +102,7 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         assert isinstance(self.datastore, DurableDatastore)
         return self.datastore.describe()
 
-    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            row = c.fetchone()
-        return None if row is None else tuple(row)
+            return [tuple(row) for row in c.fetchall()]
