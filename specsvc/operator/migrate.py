@@ -2,9 +2,10 @@
 copy is the same store (docs/behaviour.md, Moving a store to PostgreSQL).
 
 The events go in one transaction, streamed in batches from the source's log: an
-interruption commits none of them. The copy takes the source's identity in that same
-transaction, so the read models built afterwards are bound to it, and the projection
-worker carries on from the copied position.
+interruption commits none of them. The copy takes the source's identity and its
+idempotency answers in that same transaction, so the read models built afterwards are
+bound to it, the projection worker carries on from the copied position, and a retry
+that crosses the move gets its original answer.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def migrate_store(
     began = time.monotonic()
     latest: dict[UUID, int] = {}
     try:
-        dst.timeline.insert_at_positions(_copied(src, latest, progress), store_id=store_id)
+        dst.timeline.insert_at_positions(
+            _copied(src, latest, progress), store_id=store_id, answers=src.timeline.remembered()
+        )
     except IntegrityError as error:  # another copy into the same target got there first
         raise StoreNotEmpty(f"the target filled up during the copy: {error}") from None
     copied = time.monotonic()

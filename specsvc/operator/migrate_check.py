@@ -1,11 +1,11 @@
 """After a migration: the copy against its source, from the stored bytes to the answers.
 
 The two logs are exported and compared event by event, and so are the two timelines
-(what reads ``as_of`` a moment or at a version look up); the copy is verified on its own
-(every spec replayed without snapshots, the timeline, the read models against a rebuild);
-its read models are compared row by row with the source's; and every spec is read from
-both: now, its versions, history and published content, and as of its first and last
-event.
+(what reads ``as_of`` a moment or at a version look up) and the idempotency answers;
+the copy is verified on its own (every spec replayed without snapshots, the timeline,
+the read models against a rebuild); its read models are compared row by row with the
+source's; and every spec is read from both: now, its versions, history and published
+content, and as of its first and last event.
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ def copy_differences(
             f" {SOURCE} is {src.timeline.store_id()}"
         )
     found += timeline_differences(src.timeline, dst.timeline)
+    found += differences(
+        "idempotency answers",
+        [vars(a) for a in src.timeline.remembered()],
+        [vars(a) for a in dst.timeline.remembered()],
+        expected_by=SOURCE,
+        actual_by=TARGET,
+    )
     checked = verify_store(target, progress)
     found += [f"{TARGET}: {line}" for line in checked["differences"]]
     source.service.catch_up()

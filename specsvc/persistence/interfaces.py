@@ -78,7 +78,11 @@ class SpecTimelineRecorder(ABC):
 
     @abstractmethod
     def insert_at_positions(
-        self, events: Iterable[PositionedEvent], *, store_id: str | None = None
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
     ) -> None:
         """Insert stored events at the log positions they had elsewhere (an import into
         an empty store, a migration), each with its timeline row, in one transaction.
@@ -86,7 +90,8 @@ class SpecTimelineRecorder(ABC):
         ``events`` may be a generator: it is consumed inside the transaction, so a whole
         store can be copied without holding it in memory, and a failure or an interruption
         part-way commits nothing. With ``store_id`` this store takes that identity in the
-        same transaction (a copy keeps the identity of its original)."""
+        same transaction (a copy keeps the identity of its original), and keeps
+        ``answers`` (``remembered()`` of the original) under their idempotency keys."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -95,6 +100,11 @@ class SpecTimelineRecorder(ABC):
     @abstractmethod
     def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
         """The answer remembered under a principal's idempotency key, if recorded since."""
+
+    @abstractmethod
+    def remembered(self) -> list[RememberedAnswer]:
+        """Every answer kept under an idempotency key, by principal and key: for a copy
+        (``expired_before`` is the epoch)."""
 
     @abstractmethod
     def remember(self, answer: RememberedAnswer) -> None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from specsvc.persistence.interfaces import (
+    EPOCH,
     EventQuery,
     EventRow,
     RememberedAnswer,
@@ -45,6 +46,10 @@ SEQUENCE_AT = (
 RECALL = (
     "SELECT request_sha256, answer, position, recorded_at FROM idempotency_keys"
     " WHERE principal=:principal AND key=:key AND recorded_at>=:since"
+)
+REMEMBERED = (
+    "SELECT principal, key, request_sha256, answer, position, recorded_at FROM idempotency_keys"
+    " ORDER BY principal, key"
 )
 FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE recorded_at < :cutoff"
 REMEMBER = (
@@ -86,6 +91,12 @@ def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:
         "timestamp": to_micros(entry.timestamp),
         "content_version": entry.content_version,
     }
+
+
+def kept_answer_params(answer: RememberedAnswer) -> dict[str, Any]:
+    """An answer copied from another store, at the position it was kept with there."""
+    assert answer.position is not None, "a kept answer names its position"
+    return answer_params(answer, answer.position)
 
 
 def answer_params(answer: RememberedAnswer, position: int) -> dict[str, Any]:
@@ -291,6 +302,14 @@ class TimelineQueries(SpecTimelineRecorder):
         digest, answer, position, recorded = row
         moment = from_micros(recorded)
         return RememberedAnswer(principal, key, digest, answer, moment, since, position)
+
+    def remembered(self) -> list[RememberedAnswer]:
+        return [
+            RememberedAnswer(principal, key, digest, answer, from_micros(recorded), EPOCH, position)
+            for principal, key, digest, answer, position, recorded in self._fetch_all(
+                REMEMBERED, {}
+            )
+        ]
 
 
 class ReadModelQueries(SpecReadModelRecorder):

@@ -29,7 +29,7 @@ BULK_SPECS, BULK_EVENTS = 42, 25  # 1,050 events: more than two batches of 500
 
 def lifecycle(svc: SpecService) -> None:
     """Every kind of event: updates, publishes, a rollback, deprecation, reinstatement,
-    deletions (one never published), gaps in no spec's sequence."""
+    deletions (one never published), a write under an idempotency key."""
     svc.create_spec("rules", "regex-rules", RULES, actor="alice", reason="first")
     svc.create_spec("counter", "generic", "n: 1\n", actor="bob", correlation_id="req-0")
     for n in range(2, 14):  # a snapshot at the 10th event
@@ -46,6 +46,7 @@ def lifecycle(svc: SpecService) -> None:
     svc.create_spec("gone", "generic", "a: 1\n", actor="dave")
     svc.delete_spec("gone", actor="dave", reason="unused")
     svc.create_spec("draft", "generic", "a: 1\n", actor="erin", reason="later")
+    svc.update_spec("draft", "a: 0\n", actor="erin", reason="retried", idempotency_key="k-1")
 
 
 def bulk(store: bootstrap.Components) -> None:
@@ -143,6 +144,14 @@ def test_a_round_trip_keeps_every_event_position_and_answer(
         timeline = [s.application.timeline for s in (original, copy)]
         assert timeline[0].store_id() == timeline[1].store_id() == report["store_id"]
         assert answers(copy.service) == answers(original.service)
+        # A retry that crosses the move gets the original answer and writes nothing.
+        retried = copy.service.update_spec(
+            "draft", "a: 0\n", actor="erin", reason="retried", idempotency_key="k-1"
+        )
+        kept = original.service.history("draft")["events"][1]
+        assert kept["reason"] == "retried"
+        assert retried["version"] == 2 and retried["position"] == kept["position"]
+        assert copy.application.recorder.max_notification_id() == report["events"]
         snapshots = copy.application.snapshots
         assert snapshots is not None
         bulk_id = Spec.create_id("bulk-00")

@@ -59,7 +59,11 @@ class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
         return positions
 
     def insert_at_positions(
-        self, events: Iterable[PositionedEvent], *, store_id: str | None = None
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
     ) -> None:
         # Each event keeps its exported position; the sequence then continues past them.
         table = self.events_table_name
@@ -94,6 +98,8 @@ class SpecEventRecorder(SQLAlchemyApplicationRecorder, TimelineQueries):
             )
             if store_id is not None:
                 session.execute(text(sql.ADOPT_STORE_ID), {"id": store_id})
+            for answer in answers:
+                session.execute(text(sql.REMEMBER), sql.kept_answer_params(answer))
             self._notify_channel(session)
 
     def remember(self, answer: RememberedAnswer) -> None:

@@ -59,7 +59,11 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         return positions
 
     def insert_at_positions(
-        self, events: Iterable[PositionedEvent], *, store_id: str | None = None
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
     ) -> None:
         # SQLite takes an explicit rowid, so every event keeps its exported position.
         with self.datastore.transaction(commit=True) as c:
@@ -85,6 +89,8 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
                 )
             if store_id is not None:
                 c.execute(sql.ADOPT_STORE_ID, {"id": store_id})
+            for answer in answers:
+                c.execute(sql.REMEMBER, sql.kept_answer_params(answer))
 
     def remember(self, answer: RememberedAnswer) -> None:
         assert answer.position is not None, "an answer kept without events names its position"
