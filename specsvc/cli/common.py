@@ -3,15 +3,15 @@
 Exit codes of every command:
 
   0  ok
-  1  verify or import found differences
+  1  verify, import or migrate found differences
   2  usage or configuration error (bad arguments, unreadable local file, a setting
      that cannot work, a --url that is not the Spec Service REST API)
   3  invalid input: BadRequest, ValidationError, PayloadTooLarge, UnsupportedMediaType
   4  not found: SpecNotFound, SpecNotPublished, VersionNotFound, TypeNotFound, SpecDeleted,
      or a store that does not exist
   5  conflict: SpecAlreadyExists, InvalidStateTransition, VersionMismatch,
-     PreconditionFailed, an import into a store that is not empty, or a backup
-     over an existing file
+     PreconditionFailed, an import or a migration into a store that is not empty,
+     or a backup over an existing file
   6  auth: Unauthenticated, PermissionDenied, SeparationOfDuties
   7  server error, or the server or store is unavailable
   130 interrupted (Ctrl-C); watch and serve stop with 0 instead

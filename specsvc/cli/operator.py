@@ -21,6 +21,7 @@ COMMANDS = {
     "import": "an export into an EMPTY store, verified event by event afterwards",
     "verify": "replay every spec without snapshots and rebuild the read models; compare",
     "rebuild-projections": "rebuild the read models and swap them in (safe while serving)",
+    "migrate": "copy a SQLite store into an EMPTY PostgreSQL database, then verify the copy",
 }
 EXAMPLES = {
     "backup": ["specsvc backup /backups/specs-$(date +%F).db --db specs.db"],
@@ -28,17 +29,24 @@ EXAMPLES = {
     "import": ["specsvc import events.jsonl --db restored.db"],
     "verify": ["specsvc verify --db specs.db"],
     "rebuild-projections": ["specsvc rebuild-projections --db specs.db"],
+    "migrate": [
+        "specsvc migrate --from specs.db --to postgresql://specsvc@db.internal:5432/specs",
+        "SPECSVC_DATABASE_URL=postgresql://specsvc@db:5432/specs specsvc migrate --from specs.db",
+        "specsvc migrate --from specs.db --to postgresql://specsvc@db:5432/specs --verify-only",
+    ],
 }
 
 
 def add_operator_commands(commands: Any, options: Any) -> None:
-    """Register the operator commands; each takes ``--db`` (SPECSVC_DB)."""
+    """Register the operator commands; each takes ``--db`` (SPECSVC_DB), but ``migrate``,
+    which takes ``--from`` and ``--to``."""
     parsers = {
         name: add_command(commands, name, summary, EXAMPLES[name], [options])
         for name, summary in COMMANDS.items()
     }
     for name, parser in parsers.items():
-        add_setting_options(parser, "operator")
+        if name != "migrate":  # its one setting, --database-url, is its --to
+            add_setting_options(parser, "operator")
         parser.set_defaults(handler=HANDLERS[name])
     parsers["backup"].add_argument(
         "dest", metavar="DEST", help="new file (its folder is created); must not exist"
@@ -48,6 +56,31 @@ def add_operator_commands(commands: Any, options: Any) -> None:
     )
     parsers["export"].add_argument("--output", metavar="FILE", help="default: standard output")
     parsers["import"].add_argument("file", metavar="FILE", help="an export; '-' reads stdin")
+    _add_migrate_options(parsers["migrate"])
+
+
+def _add_migrate_options(parser: argparse.ArgumentParser) -> None:
+    # The target is the --database-url setting, under the name that reads as a direction.
+    parser.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SQLITE_PATH",
+        help="the SQLite event store file to copy (its projections file beside it)",
+    )
+    parser.add_argument(
+        "--to",
+        dest="database_url",
+        default=argparse.SUPPRESS,
+        metavar="POSTGRES_URL",
+        help="postgresql://USER@HOST:PORT/DB: an existing database holding no store yet"
+        " (env SPECSVC_DATABASE_URL)",
+    )
+    parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="copy nothing: compare an earlier copy with its source",
+    )
 
 
 @contextmanager
@@ -124,12 +157,67 @@ def _rebuild(args: argparse.Namespace) -> int:
     return _show(args, report, rebuild_lines(report))
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from specsvc import bootstrap
+    from specsvc.application import store_errors
+    from specsvc.operator import copy_differences, migrate_store
+
+    source, target = _migration_settings(args)
+    opened = bootstrap.open_existing if args.verify_only else bootstrap.start
+    with (
+        store_errors(),  # a target that cannot be reached is Unavailable (exit 7)
+        Progress() as progress,
+        _started(bootstrap.open_existing(source, bootstrap.Role.TOOL)) as original,
+        _started(opened(target, bootstrap.Role.TOOL)) as copy,
+    ):
+        if args.verify_only:
+            report = copy_differences(original, copy, progress)
+        else:
+            report = migrate_store(original, copy, progress)
+    shown = bootstrap.postgres().shown(str(target.database_url))
+    report = {"from": source.db, "to": shown, **report}
+    done = "compared" if args.verify_only else "copied"
+    summary = f"{report['events']} events of {report['specs']} specs {done}: {source.db} -> {shown}"
+    if "seconds" in report:
+        summary += f" ({report['events_per_second']} events/s)"
+    return _verdict(args, report, summary)
+
+
+def _migration_settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The source's settings (its SQLite file) and the target's (its PostgreSQL URL)."""
+    from dataclasses import replace
+
+    settings = settings_from(args, "migrate")
+    if "://" in args.source:
+        raise UsageError(
+            f"--from takes the path of a SQLite store file, not a URL ({args.source.split(':')[0]}"
+            "://...): migrate copies a SQLite store into PostgreSQL, not the other way"
+        )
+    url = settings.database_url
+    if not url:
+        raise UsageError(
+            "--to postgresql://USER@HOST:PORT/DB is required (or SPECSVC_DATABASE_URL)"
+        )
+    if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+        raise UsageError(f"--to takes a postgresql://USER@HOST:PORT/DB URL, not {url!r}")
+    return replace(settings, db=args.source, database_url=None), settings
+
+
+@contextmanager
+def _started(store: Any) -> Iterator[Any]:
+    try:
+        yield store
+    finally:
+        store.service.close()
+
+
 HANDLERS = {
     "backup": _backup,
     "export": _export,
     "import": _import,
     "verify": _verify,
     "rebuild-projections": _rebuild,
+    "migrate": _migrate,
 }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder
+from eventsourcing.persistence import ApplicationRecorder, Notification
 
 from specsvc.operator.common import Progress, no_progress
 
@@ -29,7 +29,21 @@ def export_events(
 
 
 def log_records(recorder: ApplicationRecorder) -> Iterator[tuple[dict[str, Any], int]]:
-    """``(record, head)`` for each stored event up to the head of the log when it began.
+    """``(record, head)`` for each stored event up to the head of the log when it began."""
+    for notification, head in log_notifications(recorder):
+        record = to_record(
+            notification.id,
+            str(notification.originator_id),
+            notification.originator_version,
+            notification.topic,
+            notification.state,
+        )
+        yield record, head
+
+
+def log_notifications(recorder: ApplicationRecorder) -> Iterator[tuple[Notification, int]]:
+    """``(notification, head)`` for each stored event up to the head of the log when it
+    began.
 
     Positions only grow and committed events never change, so paging up to that head
     reads exactly the log as it stood, whatever is committed meanwhile.
@@ -41,14 +55,7 @@ def log_records(recorder: ApplicationRecorder) -> Iterator[tuple[dict[str, Any],
         if not page:
             return
         for notification in page:
-            record = to_record(
-                notification.id,
-                str(notification.originator_id),
-                notification.originator_version,
-                notification.topic,
-                notification.state,
-            )
-            yield record, head
+            yield notification, head
         after = page[-1].id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import zip_longest
 from typing import Any
 from uuid import UUID
@@ -15,14 +16,20 @@ from specsvc.operator.records import stored_event
 from specsvc.service import SpecService
 
 
-def log_differences(app: Leader[UUID], records: list[dict[str, Any]]) -> list[str]:
-    """Export the store again and compare it with the file, event by event."""
+def log_differences(
+    app: Leader[UUID],
+    records: Iterable[dict[str, Any]],
+    *,
+    expected_by: str = "the file",
+    actual_by: str = "the store",
+) -> list[str]:
+    """Export the store again and compare it with ``records``, event by event."""
     found: list[str] = []
     exported = (record for record, _ in log_records(app.recorder))
     for index, (want, have) in enumerate(zip_longest(records, exported)):
         label = f"event {index + 1} of the log"
         found += differences(
-            label, _stored(want), _stored(have), expected_by="the file", actual_by="the store"
+            label, _stored(want), _stored(have), expected_by=expected_by, actual_by=actual_by
         )
     return found
 

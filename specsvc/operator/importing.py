@@ -39,7 +39,7 @@ def import_events(
     _check_sequences(incoming)
     _insert(app, incoming, progress)
     replay(store.projections, app, lambda done, total: progress("project", done, total))
-    _snapshot(app, incoming)
+    take_snapshots(app, {i.event.originator_id: i.event.originator_version for i in incoming})
     positioned = [(item.position, item.event) for item in incoming]
     found = log_differences(app, records) + view_differences(store.service, positioned)
     specs = len({item.stored.originator_id for item in incoming})
@@ -48,13 +48,18 @@ def import_events(
 
 def _decode(app: SpecApplication, record: dict[str, Any]) -> Incoming:
     stored = stored_event(record)
+    return Incoming(record["position"], stored, spec_event(app, record["position"], stored))
+
+
+def spec_event(app: SpecApplication, position: int, stored: StoredEvent) -> Spec.Event:
+    """The spec event ``stored`` holds; BadRequest names its position if it holds none."""
     try:
         event = app.mapper.to_domain_event(stored)
     except Exception as error:  # an unknown topic or a state that does not fit it
-        raise BadRequest(f"event at position {record['position']}: {error}") from None
+        raise BadRequest(f"event at position {position}: {error}") from None
     if not isinstance(event, Spec.Event):
-        raise BadRequest(f"event at position {record['position']} is not a spec event")
-    return Incoming(record["position"], stored, event)
+        raise BadRequest(f"event at position {position} is not a spec event")
+    return event
 
 
 def _check_sequences(incoming: list[Incoming]) -> None:
@@ -82,11 +87,10 @@ def _insert(app: SpecApplication, incoming: list[Incoming], progress: Progress) 
         progress("import", min(start + BATCH, len(incoming)), len(incoming))
 
 
-def _snapshot(app: SpecApplication, incoming: list[Incoming]) -> None:
-    # The snapshot reads would have used, had the events been written here.
-    latest: dict[UUID, int] = {}
-    for item in incoming:
-        latest[item.event.originator_id] = item.event.originator_version
+def take_snapshots(app: SpecApplication, latest: dict[UUID, int]) -> None:
+    """The snapshot reads would have used, had the events been written here: for each
+    spec (its id and its last sequence number in ``latest``), at the last multiple of
+    the snapshot interval."""
     for spec_id, version in latest.items():
         if version >= SNAPSHOT_INTERVAL:
             app.take_snapshot(spec_id, version=version - version % SNAPSHOT_INTERVAL)

@@ -32,14 +32,23 @@ def projection_differences(
         expected = rebuilt.read_model.dump_tables()
     finally:
         rebuilt.close()
-    actual = read_model.dump_tables()
+    return table_differences(expected, read_model.dump_tables())
+
+
+def table_differences(
+    expected: dict[str, TableDump], actual: dict[str, TableDump], *, by: str = "the rebuild"
+) -> list[str]:
+    """Every read-model row missing from ``actual``, unexpected in it, or differing from
+    ``expected`` (which ``by`` names in the lines)."""
     found: list[str] = []
     for table, dump in expected.items():
-        found += _table_differences(table, dump, actual.get(table))
+        found += _table_differences(table, dump, actual.get(table), by)
     return found
 
 
-def _table_differences(table: str, expected: TableDump, actual: TableDump | None) -> list[str]:
+def _table_differences(
+    table: str, expected: TableDump, actual: TableDump | None, by: str
+) -> list[str]:
     width = expected.key_width
     want = {row[:width]: row for row in expected.rows}
     have = {row[:width]: row for row in actual.rows} if actual else {}
@@ -47,12 +56,12 @@ def _table_differences(table: str, expected: TableDump, actual: TableDump | None
     for key in sorted(want.keys() | have.keys(), key=repr):
         label = f"projections: {table} {', '.join(map(str, key))}"
         if key not in have:
-            found.append(f"{label}: missing (the rebuild has it)")
+            found.append(f"{label}: missing ({by} has it)")
         elif key not in want:
-            found.append(f"{label}: unexpected (the rebuild lacks it)")
+            found.append(f"{label}: unexpected ({by} lacks it)")
         else:
             found += [
-                f"{label}: {column} is {is_!r}, the rebuild has {should!r}"
+                f"{label}: {column} is {is_!r}, {by} has {should!r}"
                 for column, is_, should in zip(expected.columns, have[key], want[key], strict=True)
                 if is_ != should
             ]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterable
 
     from eventsourcing.persistence import StoredEvent
 
@@ -66,13 +66,32 @@ class SpecTimelineRecorder(ABC):
         """The sequence number of the spec's last event at or before ``moment``."""
 
     @abstractmethod
+    def select_timeline(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[int, TimelineEntry]]:
+        """Up to ``limit`` timeline rows, each with its position, in (spec id, sequence)
+        order after ``after`` (from the start when None): for comparing two stores."""
+
+    @abstractmethod
     def store_id(self) -> str:
         """The identity given to this event store when it was created; copies keep it."""
 
     @abstractmethod
-    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+    def insert_at_positions(
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
+    ) -> None:
         """Insert stored events at the log positions they had elsewhere (an import into
-        an empty store), each with its timeline row, in one transaction."""
+        an empty store, a migration), each with its timeline row, in one transaction.
+
+        ``events`` may be a generator: it is consumed inside the transaction, so a whole
+        store can be copied without holding it in memory, and a failure or an interruption
+        part-way commits nothing. With ``store_id`` this store takes that identity in the
+        same transaction (a copy keeps the identity of its original), and keeps
+        ``answers`` (``remembered()`` of the original) under their idempotency keys."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -81,6 +100,11 @@ class SpecTimelineRecorder(ABC):
     @abstractmethod
     def recall(self, principal: str, key: str, since: datetime) -> RememberedAnswer | None:
         """The answer remembered under a principal's idempotency key, if recorded since."""
+
+    @abstractmethod
+    def remembered(self) -> list[RememberedAnswer]:
+        """Every answer kept under an idempotency key, by principal and key: for a copy
+        (``expired_before`` is the epoch)."""
 
     @abstractmethod
     def remember(self, answer: RememberedAnswer) -> None:

@@ -8,11 +8,13 @@ and the timeline mean the same on either store.
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from specsvc.persistence.interfaces import (
+    EPOCH,
     EventQuery,
     EventRow,
     RememberedAnswer,
@@ -23,6 +25,10 @@ from specsvc.persistence.interfaces import (
     from_micros,
     to_micros,
 )
+
+T = TypeVar("T")
+# Rows sent to the database in one round trip when a whole log is copied.
+COPY_CHUNK = 500
 
 # --- the event store's own tables ---------------------------------------------------------
 
@@ -41,15 +47,40 @@ RECALL = (
     "SELECT request_sha256, answer, position, recorded_at FROM idempotency_keys"
     " WHERE principal=:principal AND key=:key AND recorded_at>=:since"
 )
+REMEMBERED = (
+    "SELECT principal, key, request_sha256, answer, position, recorded_at FROM idempotency_keys"
+    " ORDER BY principal, key"
+)
 FORGET_EXPIRED = "DELETE FROM idempotency_keys WHERE recorded_at < :cutoff"
 REMEMBER = (
     "INSERT INTO idempotency_keys (principal, key, request_sha256, answer, position,"
     " recorded_at) VALUES (:principal, :key, :request_sha256, :answer, :position, :recorded_at)"
 )
+TIMELINE_COLUMNS = (
+    "SELECT spec_id, sequence, position, timestamp, content_version FROM spec_timeline"
+)
+TIMELINE_FROM_START = f"{TIMELINE_COLUMNS} ORDER BY spec_id, sequence LIMIT :limit"
+TIMELINE_AFTER = (
+    f"{TIMELINE_COLUMNS} WHERE (spec_id, sequence) > (:spec_id, :sequence)"
+    " ORDER BY spec_id, sequence LIMIT :limit"
+)
 STORE_ID = "SELECT id FROM store_identity"
+ADOPT_STORE_ID = "UPDATE store_identity SET id = :id"
 NEW_STORE_ID = (
     "INSERT INTO store_identity (id) SELECT :id WHERE NOT EXISTS (SELECT 1 FROM store_identity)"
 )
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter), read lazily."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:
@@ -60,6 +91,12 @@ def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:
         "timestamp": to_micros(entry.timestamp),
         "content_version": entry.content_version,
     }
+
+
+def kept_answer_params(answer: RememberedAnswer) -> dict[str, Any]:
+    """An answer copied from another store, at the position it was kept with there."""
+    assert answer.position is not None, "a kept answer names its position"
+    return answer_params(answer, answer.position)
 
 
 def answer_params(answer: RememberedAnswer, position: int) -> dict[str, Any]:
@@ -215,11 +252,16 @@ def decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TimelineQueries(SpecTimelineRecorder):
-    """The event store's own reads, for a backend that can fetch one row."""
+    """The event store's own reads, for a backend that can fetch rows."""
 
     @abstractmethod
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row ``statement`` selects, in a read-only transaction."""
+
     def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-        """The first row ``statement`` selects, in a read-only transaction."""
+        # Every statement read this way selects one row at most.
+        rows = self._fetch_all(statement, params)
+        return rows[0] if rows else None
 
     def _scalar(self, statement: str, params: dict[str, Any]) -> Any:
         row = self._fetch_one(statement, params)
@@ -227,6 +269,19 @@ class TimelineQueries(SpecTimelineRecorder):
 
     def store_id(self) -> str:
         return str(self._scalar(STORE_ID, {}))
+
+    def select_timeline(
+        self, after: tuple[UUID, int] | None, limit: int
+    ) -> list[tuple[int, TimelineEntry]]:
+        if after is None:
+            rows = self._fetch_all(TIMELINE_FROM_START, {"limit": limit})
+        else:
+            params = {"spec_id": after[0].hex, "sequence": after[1], "limit": limit}
+            rows = self._fetch_all(TIMELINE_AFTER, params)
+        return [
+            (position, TimelineEntry(UUID(spec), sequence, from_micros(micros), version))
+            for spec, sequence, position, micros, version in rows
+        ]
 
     def position_of(self, spec_id: UUID, sequence: int) -> int | None:
         return self._scalar(POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
@@ -247,6 +302,14 @@ class TimelineQueries(SpecTimelineRecorder):
         digest, answer, position, recorded = row
         moment = from_micros(recorded)
         return RememberedAnswer(principal, key, digest, answer, moment, since, position)
+
+    def remembered(self) -> list[RememberedAnswer]:
+        return [
+            RememberedAnswer(principal, key, digest, answer, from_micros(recorded), EPOCH, position)
+            for principal, key, digest, answer, position, recorded in self._fetch_all(
+                REMEMBERED, {}
+            )
+        ]
 
 
 class ReadModelQueries(SpecReadModelRecorder):

@@ -4,7 +4,7 @@ in the events' own transaction (under the library's table lock, in commit order)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -59,34 +59,48 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
             self._insert_answer(session, answer, positions[-1])
         return positions
 
-    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+    def insert_at_positions(
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
+    ) -> None:
         # Each event keeps its exported position; the sequence then continues past them.
         table = self.events_table_name
         with self.transaction(commit=True) as session:
             self._lock_table(session)
-            for event in events:
-                stored = event.stored
+            for chunk in sql.chunks(events, sql.COPY_CHUNK):
                 session.execute(
                     text(
                         f"INSERT INTO {table} (id, originator_id, originator_version, topic,"
                         " state) VALUES (:id, :originator_id, :version, :topic, :state)"
                     ),
-                    {
-                        "id": event.position,
-                        "originator_id": UUID(str(stored.originator_id)),
-                        "version": stored.originator_version,
-                        "topic": stored.topic,
-                        "state": stored.state,
-                    },
+                    [
+                        {
+                            "id": event.position,
+                            "originator_id": UUID(str(event.stored.originator_id)),
+                            "version": event.stored.originator_version,
+                            "topic": event.stored.topic,
+                            "state": event.stored.state,
+                        }
+                        for event in chunk
+                    ],
                 )
-                params = sql.timeline_params(event.timeline, event.position)
-                session.execute(text(sql.INSERT_TIMELINE), params)
+                session.execute(
+                    text(sql.INSERT_TIMELINE),
+                    [sql.timeline_params(event.timeline, event.position) for event in chunk],
+                )
             session.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                     f" GREATEST((SELECT MAX(id) FROM {table}), 1))"
                 )
             )
+            if store_id is not None:
+                session.execute(text(sql.ADOPT_STORE_ID), {"id": store_id})
+            for answer in answers:
+                session.execute(text(sql.REMEMBER), sql.kept_answer_params(answer))
             self._notify_channel(session)
 
     def remember(self, answer: RememberedAnswer) -> None:
@@ -111,7 +125,6 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
             "fsync": self._scalar("SHOW fsync", {}),
         }
 
-    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self.transaction(commit=False) as session:
-            row = session.execute(text(statement), params).fetchone()
-        return None if row is None else tuple(row)
+            return [tuple(row) for row in session.execute(text(statement), params)]

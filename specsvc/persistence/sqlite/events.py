@@ -19,7 +19,7 @@ from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import IDEMPOTENCY_TABLE, IDENTITY_TABLE, TIMELINE_TABLE
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from eventsourcing.persistence import StoredEvent
 
@@ -58,24 +58,39 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
             self._insert_answer(c, answer, positions[-1])
         return positions
 
-    def insert_at_positions(self, events: Sequence[PositionedEvent]) -> None:
+    def insert_at_positions(
+        self,
+        events: Iterable[PositionedEvent],
+        *,
+        store_id: str | None = None,
+        answers: Iterable[RememberedAnswer] = (),
+    ) -> None:
         # SQLite takes an explicit rowid, so every event keeps its exported position.
         with self.datastore.transaction(commit=True) as c:
-            for event in events:
-                stored = event.stored
-                c.execute(
+            for chunk in sql.chunks(events, sql.COPY_CHUNK):
+                c.executemany(
                     f"INSERT INTO {self.events_table_name}"
                     " (rowid, originator_id, originator_version, topic, state)"
                     " VALUES (?, ?, ?, ?, ?)",
-                    (
-                        event.position,
-                        UUID(str(stored.originator_id)).hex,
-                        stored.originator_version,
-                        stored.topic,
-                        stored.state,
-                    ),
+                    [
+                        (
+                            event.position,
+                            UUID(str(event.stored.originator_id)).hex,
+                            event.stored.originator_version,
+                            event.stored.topic,
+                            event.stored.state,
+                        )
+                        for event in chunk
+                    ],
                 )
-                c.execute(sql.INSERT_TIMELINE, sql.timeline_params(event.timeline, event.position))
+                c.executemany(
+                    sql.INSERT_TIMELINE,
+                    [sql.timeline_params(event.timeline, event.position) for event in chunk],
+                )
+            if store_id is not None:
+                c.execute(sql.ADOPT_STORE_ID, {"id": store_id})
+            for answer in answers:
+                c.execute(sql.REMEMBER, sql.kept_answer_params(answer))
 
     def remember(self, answer: RememberedAnswer) -> None:
         assert answer.position is not None, "an answer kept without events names its position"
@@ -93,8 +108,7 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         assert isinstance(self.datastore, DurableDatastore)
         return self.datastore.describe()
 
-    def _fetch_one(self, statement: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            row = c.fetchone()
-        return None if row is None else tuple(row)
+            return [tuple(row) for row in c.fetchall()]

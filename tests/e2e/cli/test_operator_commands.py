@@ -1,4 +1,5 @@
-"""Operator commands on store files: backup, export, import, verify, rebuild-projections."""
+"""Operator commands on store files: backup, export, import, verify, rebuild-projections,
+and the refusals of migrate (its copies into PostgreSQL: tests/integration/test_migrate.py)."""
 
 from __future__ import annotations
 
@@ -241,6 +242,34 @@ def test_backup_refuses_to_overwrite(store: str, tmp_path: Path) -> None:
 def test_operator_commands_need_an_existing_store(tmp_path: Path) -> None:
     assert main(["verify", "--db", str(tmp_path / "none.db")]) == 4
     assert not (tmp_path / "none.db").exists()
+
+
+def test_migrate_refuses_what_it_cannot_copy_before_connecting_anywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nothing listens on port 9: each refusal comes before any connection is tried.
+    nowhere = "postgresql://nobody@127.0.0.1:9/none"
+    monkeypatch.delenv("SPECSVC_DATABASE_URL", raising=False)
+    assert main(["migrate", "--from", str(tmp_path / "none.db"), "--to", nowhere]) == 4
+    assert not (tmp_path / "none.db").exists()
+    assert main(["migrate", "--from", nowhere, "--to", nowhere]) == 2
+    assert main(["migrate", "--from", "specs.db", "--to", "specs.db"]) == 2
+    assert main(["migrate", "--from", "specs.db"]) == 2
+    err = capsys.readouterr().err
+    assert "StoreNotFound: no event store at" in err
+    assert "--from takes the path of a SQLite store file, not a URL" in err
+    assert "--to takes a postgresql://USER@HOST:PORT/DB URL, not 'specs.db'" in err
+    assert "--to postgresql://USER@HOST:PORT/DB is required" in err
+    monkeypatch.setenv("SPECSVC_DATABASE_URL", "specs.db")  # --to's variable
+    assert main(["migrate", "--from", "specs.db", "--json"]) == 2
+    assert json.loads(capsys.readouterr().err)["error"]["code"] == "UsageError"
+
+
+def test_migrate_help_shows_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "specsvc migrate --from specs.db --to postgresql://" in out
+    assert "--verify-only" in out and "SPECSVC_DATABASE_URL" in out and "exit codes:" in out
 
 
 def test_progress_is_drawn_only_on_a_terminal() -> None:
