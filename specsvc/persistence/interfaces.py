@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
 
     from eventsourcing.persistence import StoredEvent
 
@@ -314,3 +314,10 @@ class SharedReadModel(ABC):
     @abstractmethod
     def projected_feed(self) -> ProjectionFeed:
         """A new listener for the positions projection transactions announce."""
+
+    @abstractmethod
+    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+        """Project consecutive events of ``leader`` (positions in order, with their rows,
+        None where an event changes no read model) in one transaction, tracked and
+        announced at the last position; IntegrityError, and nothing written, if the
+        tracking record is already at or past the first."""

@@ -3,9 +3,11 @@
 It holds the projector's lock while it projects; a second worker waits as a standby and
 takes over when the first dies (its lock dies with its connection). Projection is the
 library's ``EventSourcedProjectionRunner``: it catches up from the tracking record, then
-follows new commits as the event store announces them. Each event's read-model rows
-and its tracking record commit together, and the tracking record only moves forward,
-so nothing is applied twice, even by two workers that both believe they hold the lock.
+follows new commits as the event store announces them. Events already waiting are
+projected in batches: up to BATCH_LIMIT of them, their read-model rows and one tracking
+record commit together; a lone event commits by itself, without waiting for company.
+The tracking record only moves forward, so nothing is applied twice, even by two
+workers that both believe they hold the lock.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from threading import Event
+from traceback import format_exc
 from typing import Any, TypedDict, cast
 from uuid import UUID
+from warnings import warn
 
+from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Tracking
-from eventsourcing.projection import EventSourcedProjectionRunner
+from eventsourcing.projection import ApplicationSubscription, EventSourcedProjectionRunner
 
 from specsvc.application import SpecApplication, store_errors
 from specsvc.cache import PUBLISHED, SPEC, CacheStatus, NoCache, QueryCache
@@ -34,6 +41,7 @@ from specsvc.observability.metrics import (
     WORKER_ACTIVE,
 )
 from specsvc.persistence.interfaces import (
+    EventRow,
     Lease,
     SharedReadModel,
     SpecReadModelRecorder,
@@ -46,6 +54,9 @@ logger = logging.getLogger(__name__)
 STANDBY_POLL = 0.5  # how often a standby asks for the lock
 LEASE_CHECK = 1.0  # how often an active worker makes sure it still holds it
 RESTART_DELAY = 1.0  # after a failure, before trying again
+BATCH_LIMIT = 500  # most events projected in one transaction (one page of the subscription)
+
+Batch = Sequence[tuple[DomainEventProtocol[UUID], Tracking]]
 
 
 # What a spec event sets in the cache: (kind, spec id) to value, read from the
@@ -71,10 +82,71 @@ class CountedProjections(SpecProjections):
 
     def process_event(self, domain_event: DomainEventProtocol[UUID], tracking: Tracking) -> None:
         super().process_event(domain_event, tracking)
+        self._count(domain_event)
+
+    def process_batch(self, batch: Batch) -> None:
+        """Project consecutive events of one leader in one transaction: the policy for
+        each, then their rows and one tracking record together, or nothing at all."""
+        rows: list[tuple[int, EventRow | None]] = []
+        for domain_event, tracking in batch:
+            processing_event = ProcessingEvent[UUID](tracking=tracking)
+            self.policy(domain_event, processing_event)
+            rows.append((tracking.notification_id, processing_event.saved_kwargs.get("spec_event")))
+        cast(SharedReadModel, self.recorder).project_batch(batch[0][1].application_name, rows)
+        for domain_event, _ in batch:
+            self._count(domain_event)
+
+    @staticmethod
+    def _count(domain_event: DomainEventProtocol[UUID]) -> None:
         PROJECTED_EVENTS.inc()
         written = getattr(domain_event, "timestamp", None)
         if written is not None:
             PROJECTION_DELAY.observe(max(0.0, time.time() - written.timestamp()))
+
+
+def pulled(subscription: ApplicationSubscription[UUID], limit: int) -> Batch:
+    """Up to ``limit`` events the subscription has already pulled, without waiting."""
+    # PostgreSQL's subscription (persistence/postgres/subscription.py) has take_pulled.
+    take = getattr(subscription.subscription, "take_pulled", None)
+    if take is None or limit <= 0:
+        return []
+    return [
+        (subscription.mapper.to_domain_event(n), Tracking(subscription.name, n.id))
+        for n in take(limit)
+    ]
+
+
+class BatchingProjectionRunner(EventSourcedProjectionRunner[SpecApplication, CountedProjections]):
+    # Subclassed because the library's loop commits one transaction per event, fewer
+    # per second than several API instances write (docs/architecture.md, section 7.1).
+
+    @staticmethod
+    def _process_events_loop(  # type: ignore[override]
+        subscription: ApplicationSubscription[UUID],
+        projection: CountedProjections,
+        is_stopping: Event,
+        runner: weakref.ReferenceType[BatchingProjectionRunner],
+    ) -> None:
+        """The library's loop, projecting what is already pulled in batches."""
+        try:
+            for domain_event, tracking in subscription:
+                rest = pulled(subscription, BATCH_LIMIT - 1)
+                if rest:
+                    projection.process_batch([(domain_event, tracking), *rest])
+                else:
+                    projection.process_event(domain_event, tracking)
+        except BaseException as error:
+            _runner = runner()
+            if _runner is not None:
+                _runner._thread_error = error
+            else:
+                warn(
+                    "the projection runner was deleted before its error was kept:\n" + format_exc(),
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+        finally:
+            is_stopping.set()
 
 
 class ProjectionWorker:
@@ -171,7 +243,7 @@ class ProjectionWorker:
         self._check_binding()
         start = self.projections.recorder.max_tracking_id(self.application.name) or 0
         logger.info("projecting from position %d", start)
-        runner: EventSourcedProjectionRunner[Any, Any] = EventSourcedProjectionRunner(
+        runner = BatchingProjectionRunner(
             application_class=SpecApplication,
             projection_class=self._projection_class(),
             env=self.env,
@@ -204,6 +276,17 @@ class ProjectionWorker:
                 super().process_event(domain_event, tracking)  # committed when it returns
                 if isinstance(domain_event, Spec.Event):
                     cached(domain_event, tracking.notification_id)
+
+            def process_batch(self, batch: Batch) -> None:
+                super().process_batch(batch)  # committed when it returns
+                # A spec's entries change only with its own events: its last one in the
+                # batch gives what they are from its position to the batch's end.
+                last: dict[UUID, tuple[Spec.Event, int]] = {}
+                for domain_event, tracking in batch:
+                    if isinstance(domain_event, Spec.Event):
+                        last[domain_event.originator_id] = (domain_event, tracking.notification_id)
+                for event, position in last.values():
+                    cached(event, position)
 
         return CachedProjections
 

@@ -50,23 +50,26 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
                 session.execute(text(statement))
 
     def _insert_tracking(self, session: Session, tracking: Tracking) -> None:
+        self._advance_tracking(session, tracking.application_name, tracking.notification_id)
+
+    def _advance_tracking(self, session: Session, leader: str, first: int, last: int = 0) -> None:
+        """Move the tracking record to ``last`` (default ``first``), unless a position at
+        or past ``first`` is already recorded: then raise IntegrityError."""
         # The library reads the tracking row, then writes it: two projectors racing
         # would both pass the read. One conditional upsert cannot be raced: the loser
         # waits for the winner's row and then finds its position already taken.
         result = session.execute(
             text(
                 f"INSERT INTO {self.tracking_table_name} (application_name, notification_id)"
-                " VALUES (:name, :position) ON CONFLICT (application_name) DO UPDATE"
+                " VALUES (:name, :last) ON CONFLICT (application_name) DO UPDATE"
                 " SET notification_id = EXCLUDED.notification_id"
-                f" WHERE {self.tracking_table_name}.notification_id < EXCLUDED.notification_id"
+                f" WHERE {self.tracking_table_name}.notification_id < :first"
             ),
-            {"name": tracking.application_name, "position": tracking.notification_id},
+            {"name": leader, "first": first, "last": max(first, last)},
         )
         if cast(Any, result).rowcount != 1:
-            raise IntegrityError(
-                f"position {tracking.notification_id} of {tracking.application_name}"
-                " is already projected"
-            )
+            span = f"{first}" if last <= first else f"{first}-{last}"
+            raise IntegrityError(f"position {span} of {leader} is already projected")
 
     def _insert_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -77,12 +80,34 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             return
         row: EventRow | None = kwargs.get("spec_event")
         if row is not None:
-            for statement, params in sql.projection(row, tracking.notification_id):
-                session.execute(text(statement), params)
+            self._project(session, row, tracking.notification_id)
+        self._announce(session, tracking.notification_id)
+
+    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+        """Project consecutive events of ``leader`` (their positions, in order, and their
+        rows, None for events that change no read model) in one transaction: one
+        tracking upsert to the last position, refused as a whole if any of them is
+        already projected, and one announcement (docs/architecture.md, section 7.1)."""
+        if not batch:
+            return
+        with self.transaction(commit=True) as session:
+            self._advance_tracking(session, leader, batch[0][0], batch[-1][0])
+            for position, row in batch:
+                if row is not None:
+                    self._project(session, row, position)
+            self._announce(session, batch[-1][0])
+
+    @staticmethod
+    def _project(session: Session, row: EventRow, position: int) -> None:
+        for statement, params in sql.projection(row, position):
+            session.execute(text(statement), params)
+
+    @staticmethod
+    def _announce(session: Session, position: int) -> None:
         # Delivered to listeners when (and only if) this transaction commits.
         session.execute(
             text("SELECT pg_notify(:channel, :position)"),
-            {"channel": PROJECTED_CHANNEL, "position": str(tracking.notification_id)},
+            {"channel": PROJECTED_CHANNEL, "position": str(position)},
         )
 
     # --- coordination between the processes that share these read models -----------------

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from queue import Empty
+
 import psycopg
+from eventsourcing.persistence import Notification, ShutDown
 from eventsourcing_sqlalchemy.recorders import SQLAlchemySubscription
 
 from specsvc.persistence.postgres.connections import libpq_url
@@ -30,3 +33,21 @@ class PromptSubscription(SQLAlchemySubscription):
             if self._thread_error is None:
                 self._thread_error = error
             self.stop()
+
+    def take_pulled(self, limit: int) -> list[Notification]:
+        """Up to ``limit`` of the notifications already pulled from the event store, in
+        order, without waiting for more: what ``next()`` would return without blocking.
+        Called only by the thread that iterates (docs/architecture.md, section 7.1)."""
+        taken: list[Notification] = []
+        while len(taken) < limit and not self._has_been_stopped:
+            if self._notifications_index == len(self._notifications):
+                try:
+                    self._notifications = self._notifications_queue.get_nowait()
+                except (Empty, ShutDown):
+                    break
+                self._notifications_queue.task_done()
+                self._notifications_index = 0
+            end = min(len(self._notifications), self._notifications_index + limit - len(taken))
+            taken.extend(self._notifications[self._notifications_index : end])
+            self._notifications_index = end
+        return taken
