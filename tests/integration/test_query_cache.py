@@ -301,3 +301,29 @@ def test_a_silent_redis_slows_no_read_and_readyz_reports_it(url: str) -> None:
 def test_the_cache_needs_the_postgresql_store(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="--database-url"):
         bootstrap.start(Settings(db=str(tmp_path / "specs.db"), redis_url="redis://x:1/0"))
+
+
+def test_a_worker_catching_up_in_batches_leaves_each_spec_cached_as_it_ends(
+    url: str, redis: RedisServer
+) -> None:
+    # Written with no worker running, so the worker finds them waiting and projects
+    # them in batches (docs/architecture.md, section 7.1).
+    with instance(url, redis.url) as writer:
+        for name in ("alpha", "beta", "gamma"):
+            make_spec(writer, name)
+            for n in range(2, 8):
+                writer.update_spec(name, f"a: {n}\n", **ACTOR)
+        writer.publish_spec("beta", **ACTOR)
+        last = writer.delete_spec("gamma", **ACTOR)["position"]
+    with worker(url, redis.url):
+        cache = RedisCache(redis.url, store_of(url))
+        try:
+            eventually(lambda: entry(cache, SPEC, "beta").position >= last - 1)
+            alpha, beta = entry(cache, SPEC, "alpha"), entry(cache, SPEC, "beta")
+            assert (alpha.value["version"], alpha.value["state"]) == (7, "draft")
+            assert (beta.value["version"], beta.value["state"]) == (7, "published")
+            assert entry(cache, PUBLISHED, "beta").value["version"] == 7
+            eventually(lambda: entry(cache, SPEC, "gamma").position == last)
+            assert entry(cache, SPEC, "gamma").value["state"] == "deleted"
+        finally:
+            cache.close()
