@@ -13,7 +13,7 @@ BENCHMARKS = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
 # These need a PostgreSQL server (SPECSVC_BENCH_POSTGRES, or the one on 127.0.0.1:5432);
 # bench_cache also starts a redis-server of its own and bench_scaled needs haproxy and
 # wrk, so they run with the tests marked "system", not in the default run.
-NEEDS_POSTGRES = ("bench_postgres_stores", "bench_cache", "bench_scaled")
+NEEDS_POSTGRES = ("bench_postgres_stores", "bench_cache", "bench_scaled", "bench_catchup")
 
 
 def test_there_are_benchmarks() -> None:
