@@ -7,9 +7,12 @@ Writes S specs x 3 events (created, updated, published; 1,000 specs, 100 with
 ``SPECSVC_BENCH_POSTGRES``, default ``postgresql://postgres@127.0.0.1:5432/test``), with
 no worker running. Then, R times (3, 1 with ``--quick``), copies that database (``CREATE
 DATABASE ... TEMPLATE``), starts a ``specsvc project`` worker on the copy in this process
-and times it from start to a tracking record at the last position. ``transactions``
-counts the worker's announcements (``NOTIFY specsvc_projected``, one per projection
-transaction), heard by a LISTEN connection. The median round is reported.
+and times it from start to a tracking record at the last position, once as it runs
+(``batched``: what is waiting, up to ``BATCH_LIMIT`` events per transaction) and once
+with batches of one (``one per event``, the library's own loop: the baseline), in
+alternating order. ``transactions`` counts the worker's announcements (``NOTIFY
+specsvc_projected``, one per projection transaction), heard by a LISTEN connection.
+The median round of each is reported; ``x base`` = seconds / the baseline's seconds.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import psycopg
 from benchmarks._common import parse_args, print_table
 from specsvc import bootstrap
 from specsvc.config import Settings
+from specsvc.runners import worker as worker_module
 from tests.support.stores import running_worker, scratch_database
 
 ADMIN_URL = os.environ.get("SPECSVC_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -69,30 +73,50 @@ def catch_up(url: str, head: int) -> tuple[float, int]:
     return seconds, announced
 
 
+@contextmanager
+def batch_limit(limit: int) -> Iterator[None]:
+    saved = worker_module.BATCH_LIMIT
+    worker_module.BATCH_LIMIT = limit
+    try:
+        yield
+    finally:
+        worker_module.BATCH_LIMIT = saved
+
+
+VARIANTS = {"one per event": 1, "batched": worker_module.BATCH_LIMIT}
+
+
 def main() -> None:
     args = parse_args(__doc__.splitlines()[0])
     specs, rounds = (100, 1) if args.quick else (1_000, 3)
+    results: dict[str, list[tuple[float, int]]] = {name: [] for name in VARIANTS}
     with scratch_database(ADMIN_URL, prefix="specsvc_bench_catchup") as template:
         head = write(template, specs)
-        results = []
-        for _ in range(rounds):
-            with copy_of(template) as url:
-                results.append(catch_up(url, head))
-    seconds = statistics.median(s for s, _ in results)
-    transactions = int(statistics.median(t for _, t in results))
-    print_table(
-        f"Worker catching up {head:,} pre-written events ({rounds} round(s), median)",
-        ["events", "seconds", "events/s", "transactions", "events/transaction"],
-        [
+        for round_ in range(rounds):
+            order = list(VARIANTS) if round_ % 2 == 0 else list(reversed(VARIANTS))
+            for name in order:
+                with copy_of(template) as url, batch_limit(VARIANTS[name]):
+                    results[name].append(catch_up(url, head))
+    base = statistics.median(s for s, _ in results["one per event"])
+    rows = []
+    for name, runs in results.items():
+        seconds = statistics.median(s for s, _ in runs)
+        transactions = int(statistics.median(t for _, t in runs))
+        rows.append(
             [
+                name,
                 head,
                 f"{seconds:.2f}",
                 f"{head / seconds:,.0f}",
                 transactions,
                 f"{head / max(1, transactions):,.1f}",
+                f"{seconds / base:.2f}",
             ]
-        ],
-        left=0,
+        )
+    print_table(
+        f"Worker catching up {head:,} pre-written events ({rounds} round(s), median)",
+        ["variant", "events", "seconds", "events/s", "transactions", "events/tx", "x base"],
+        rows,
     )
 
 
