@@ -22,14 +22,11 @@ from specsvc.cache import (
     decode,
     encode,
 )
+from specsvc.cache.redis import RedisCache
 from specsvc.config import Settings
 from specsvc.domainmodel import spec_id
 from specsvc.errors import SpecNotFound
 from tests.support.redis_servers import free_port, silent_server
-
-pytest.importorskip("redis")
-
-from specsvc.cache.redis import RedisCache
 
 
 def test_values_keep_instants_and_text() -> None:
