@@ -12,10 +12,12 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 import argcomplete
+from eventsourcing.persistence import PersistenceError
 
 from specsvc.cli.common import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
+    EXIT_SERVER,
     exit_code,
     global_options,
     report_error,
@@ -31,7 +33,7 @@ from specsvc.cli.serve import add_serve_command
 from specsvc.cli.token import add_token_command
 from specsvc.cli.watch import add_watch_command
 from specsvc.cli.writes import add_write_commands
-from specsvc.errors import SpecServiceError
+from specsvc.errors import SpecServiceError, Unavailable
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecServiceError as error:
         report_error(error, as_json=as_json)
         return exit_code(error)
+    except PersistenceError as error:  # a database that cannot be reached, or fails
+        message = " ".join(str(error).split())  # psycopg spreads its reasons over lines
+        report_error(Unavailable(f"the store cannot be used: {message}"), as_json=as_json)
+        return EXIT_SERVER
     except ValueError as error:  # a SPECSVC_* variable that does not parse
         report_error(UsageError(str(error)), as_json=as_json)
         return exit_code(UsageError(""))

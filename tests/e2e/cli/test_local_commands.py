@@ -102,3 +102,13 @@ def test_the_pre_commit_hook_runs_the_validate_command() -> None:
     (hook,) = yaml.safe_load((root / ".pre-commit-hooks.yaml").read_text())
     assert hook["entry"] == "specsvc validate" and hook["language"] == "python"
     assert hook["args"][0] == "--type"
+
+
+@pytest.mark.parametrize("command", ["status", "verify", "export", "rebuild-projections"])
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_7(
+    command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([command, "--database-url", "postgresql://postgres@127.0.0.1:1/nowhere"]) == 7
+    err = capsys.readouterr().err
+    assert err.startswith("Unavailable: the store cannot be used:") and "Traceback" not in err
+    assert len(err.splitlines()) == 1
