@@ -8,10 +8,12 @@ and the timeline mean the same on either store.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 from specsvc.persistence.interfaces import (
     EPOCH,
@@ -91,6 +93,19 @@ def timeline_params(entry: TimelineEntry, position: int) -> dict[str, Any]:
         "timestamp": to_micros(entry.timestamp),
         "content_version": entry.content_version,
     }
+
+
+def timeline_rows(
+    stored_events: Sequence[StoredEvent], positions: Sequence[int], timeline: list[TimelineEntry]
+) -> list[dict[str, Any]]:
+    """The timeline rows of the spec events just inserted at ``positions``."""
+    by_key = {(e.spec_id.hex, e.sequence): e for e in timeline}
+    rows = []
+    for stored, position in zip(stored_events, positions, strict=True):
+        entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
+        if entry is not None:
+            rows.append(timeline_params(entry, position))
+    return rows
 
 
 def kept_answer_params(answer: RememberedAnswer) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
     PositionedEvent,
     RememberedAnswer,
-    TimelineEntry,
     to_micros,
 )
 from specsvc.persistence.postgres.connections import shown
@@ -45,13 +44,7 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int]:
         positions = super()._insert_stored_events(session, stored_events, **kwargs)
-        timeline: list[TimelineEntry] = kwargs.get("spec_timeline", [])
-        by_key = {(e.spec_id.hex, e.sequence): e for e in timeline}
-        rows = []
-        for stored, position in zip(stored_events, positions, strict=True):
-            entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
-            if entry is not None:
-                rows.append(sql.timeline_params(entry, position))
+        rows = sql.timeline_rows(stored_events, positions, kwargs.get("spec_timeline", []))
         if rows:
             session.execute(text(sql.INSERT_TIMELINE), rows)
         answer: RememberedAnswer | None = kwargs.get("idempotency")

@@ -48,11 +48,8 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
     ) -> Sequence[int] | None:
         positions = super()._insert_events(c, stored_events, **kwargs)
         timeline: list[TimelineEntry] = kwargs.get("spec_timeline", [])
-        by_key = {(e.spec_id.hex, e.sequence): e for e in timeline}
-        for stored, position in zip(stored_events, positions or (), strict=True):
-            entry = by_key.get((UUID(str(stored.originator_id)).hex, stored.originator_version))
-            if entry is not None:
-                c.execute(sql.INSERT_TIMELINE, sql.timeline_params(entry, position))
+        for row in sql.timeline_rows(stored_events, positions or (), timeline):
+            c.execute(sql.INSERT_TIMELINE, row)
         answer: RememberedAnswer | None = kwargs.get("idempotency")
         if answer is not None and positions:
             self._insert_answer(c, answer, positions[-1])
