@@ -37,7 +37,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -297,14 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ["system", "probes", "before answer", "p50 ms", "p99 ms", "mean ms", "x idle"],
             lag_rows,
         )
-        verify = subprocess.run(
-            [sys.executable, "-m", "specsvc.cli", "verify", "--database-url", url],
-            env=topology.tool_environment(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        verify = topology.tool("verify", "--database-url", url)
         print(f"\nverify after the run: exit {verify.returncode}")
         return 0 if verify.returncode == 0 else 1
 

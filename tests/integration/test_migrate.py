@@ -18,35 +18,13 @@ from specsvc.config import Settings
 from specsvc.domainmodel import Spec
 from specsvc.errors import StoreNotEmpty
 from specsvc.operator import export_events, migrate_store
+from tests.support.histories import lifecycle
 from tests.support.processes import running
 from tests.support.stores import running_worker, scratch_database
 
 pytestmark = pytest.mark.system
 
-RULES = "rule: {field: email, matches: '@example\\.com$'}\n"
 BULK_SPECS, BULK_EVENTS = 42, 25  # 1,050 events: more than two batches of 500
-
-
-def lifecycle(svc: SpecService) -> None:
-    """Every kind of event: updates, publishes, a rollback, deprecation, reinstatement,
-    deletions (one never published), a write under an idempotency key."""
-    svc.create_spec("rules", "regex-rules", RULES, actor="alice", reason="first")
-    svc.create_spec("counter", "generic", "n: 1\n", actor="bob", correlation_id="req-0")
-    for n in range(2, 14):  # a snapshot at the 10th event
-        svc.update_spec("counter", f"n: {n}\n", actor="bob", reason=f"v{n}")
-    svc.publish_spec("counter", actor="carol", reason="ship")
-    svc.publish_spec("rules", actor="carol", reason="reviewed", correlation_id="req-1")
-    svc.update_spec("rules", RULES + "# more\n", actor="alice", reason="comment")
-    svc.publish_spec("rules", actor="carol", reason="roll forward")
-    svc.publish_spec("rules", actor="carol", reason="roll back", version=1)
-    svc.deprecate_spec("counter", actor="carol", reason="superseded")
-    svc.publish_spec("counter", actor="carol", reason="reinstated", version=12)
-    svc.deprecate_spec("counter", actor="carol", reason="for good")
-    svc.delete_spec("counter", actor="dave", reason="retired")
-    svc.create_spec("gone", "generic", "a: 1\n", actor="dave")
-    svc.delete_spec("gone", actor="dave", reason="unused")
-    svc.create_spec("draft", "generic", "a: 1\n", actor="erin", reason="later")
-    svc.update_spec("draft", "a: 0\n", actor="erin", reason="retried", idempotency_key="k-1")
 
 
 def bulk(store: bootstrap.Components) -> None:

@@ -197,13 +197,26 @@ class Topology:
         eventually(lambda: _answers(rest_url + "/healthz"), "haproxy listening", process)
         return rest_url, binds["grpc"]
 
-    def tool_environment(self) -> dict[str, str]:
-        """The environment to run another ``specsvc`` command of this checkout in."""
-        return {**os.environ, **self.env}
+    def tool(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Another ``specsvc`` command of this checkout, run to its end."""
+        return run_tool(*args, env=self.env)
 
     def close(self) -> None:
         for process in reversed(self._processes):
             process.kill()
+
+
+def run_tool(*args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``specsvc ARGS`` of this checkout run to its end, with what it printed."""
+    return subprocess.run(
+        [sys.executable, "-m", "specsvc.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def haproxy_environment(
@@ -223,13 +236,17 @@ def haproxy_environment(
 
 
 @contextmanager
-def running_topology(database_url: str, apis: int = 2, workers: int = 2) -> Iterator[Topology]:
+def running_topology(
+    database_url: str, apis: int = 2, workers: int = 2, redis_url: str | None = None
+) -> Iterator[Topology]:
     """Workers (the first active, the rest standing by), API instances, and HAProxy in
-    front of the first two instances (or the one, twice); everything killed at the end."""
+    front of the first two instances (or the one, twice); everything killed at the end.
+    With ``redis_url``, every instance and worker uses that query cache."""
     env = {
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         "SPECSVC_LOG_FORMAT": "text",
         "SPECSVC_CONSISTENCY_TIMEOUT": "10",
+        **({"SPECSVC_REDIS_URL": redis_url} if redis_url else {}),
     }
     topology = Topology(database_url, env)
     try:

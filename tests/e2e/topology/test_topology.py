@@ -1,23 +1,23 @@
 """The scaled topology of deploy/compose.yaml as real processes, end to end.
 
-A scratch PostgreSQL database, two ``specsvc serve`` instances on it, a ``specsvc
-project`` worker and its standby, and HAProxy (deploy/haproxy.cfg) in front of both
-instances. Clients go through the balancer unless a test is about one instance. One
-topology serves the module's tests in each test process (pytest-xdist may split the
-module); each test writes specs of its own, and the last one checks whatever the store
-holds by then against a rebuild.
+A SQLite store with a history, moved by ``specsvc migrate`` into a scratch PostgreSQL
+database; two ``specsvc serve`` instances on that database, a ``specsvc project`` worker
+and its standby, a Redis query cache of the module's own, and HAProxy
+(deploy/haproxy.cfg) in front of both instances. Clients go through the balancer unless
+a test is about one instance. One topology serves the module's tests in each test
+process (pytest-xdist may split the module); each test writes specs of its own, and the
+last one checks whatever the store holds by then against a rebuild.
 """
 
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,9 +26,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc as rpc
-from tests.support import ROOT
+from specsvc import SpecService
+from tests.support.histories import lifecycle
+from tests.support.processes import running
+from tests.support.redis_servers import RedisServer, redis_server
 from tests.support.stores import scratch_database
-from tests.support.topology import Topology, eventually, request, running_topology
+from tests.support.topology import Topology, eventually, request, run_tool, running_topology
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -37,9 +40,29 @@ RETRIED = {502, 503, 504}  # the balancer had no ready instance, or one went awa
 
 
 @pytest.fixture(scope="module")
-def topology() -> Iterator[Topology]:
-    with scratch_database() as url, running_topology(url) as running:
-        yield running
+def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The SQLite store the topology's database is copied from: a whole lifecycle."""
+    db = tmp_path_factory.mktemp("embedded") / "specs.db"
+    with SpecService.open(str(db)) as svc:
+        lifecycle(svc)
+    return db
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    with redis_server(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def topology(migrated: Path, redis: RedisServer) -> Iterator[Topology]:
+    with scratch_database() as url:
+        # As an operator moves an embedded store: copied (and verified) before the
+        # instances and workers start on it.
+        copied = run_tool("migrate", "--from", str(migrated), "--to", url)
+        assert copied.returncode == 0, copied.stdout + copied.stderr
+        with running_topology(url, redis_url=redis.url) as topology:
+            yield topology
 
 
 def write(base: str, method: str, path: str, body: Any, key: str | None = None) -> dict:
@@ -73,15 +96,34 @@ def read(base: str, path: str, position: int | None = None) -> Any:
     return answer
 
 
-def requests_served(base: str) -> float:
-    """The instance's specsvc_requests_total, all labels summed (from /metrics)."""
+def counted(base: str, metric: str) -> float:
+    """One of the instance's counters, all labels summed (from /metrics)."""
     status, _, text = request(base + "/metrics")
     assert status == 200
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
-        if line.startswith("specsvc_requests_total{")
+        if line.startswith((metric + "{", metric + " "))
     )
+
+
+def requests_served(base: str) -> float:
+    return counted(base, "specsvc_requests_total")
+
+
+def cache_states(topology: Topology) -> list[str]:
+    """The query cache's state as each instance's /readyz and the active worker's
+    health endpoint report it (whether or not they are ready)."""
+    states = [request(api.rest + "/readyz")[2]["cache"]["state"] for api in topology.apis]
+    active = [w for w in topology.workers if w.process.alive() and w.state() == "active"]
+    return states + [w.readiness()["worker"]["cache"]["state"] for w in active]
+
+
+def comparable(status: int, body: Any) -> tuple[int, Any]:
+    # Each answer's own correlation id is new; what the events carry is compared.
+    if isinstance(body, dict):
+        body = {key: value for key, value in body.items() if key != "correlation_id"}
+    return status, body
 
 
 def hammer(
@@ -116,9 +158,12 @@ def hammer(
     return acknowledged
 
 
-def assert_histories_exact(base: str, created: dict[str, dict], acked: list[dict]) -> None:
+def assert_histories_exact(
+    base: str, created: dict[str, dict], acked: list[dict], others: list[dict] | None = None
+) -> None:
     """Each spec's versions are 1..n without a gap or a repeat, one per acknowledged
-    write, each holding what that write sent."""
+    write, each holding what that write sent; its history holds those writes and the
+    ``others`` (acknowledged writes that make no version), each once."""
     head = max([a["position"] for a in acked] + [c["position"] for c in created.values()])
     by_spec: dict[str, list[dict]] = defaultdict(list)
     for answer in acked:
@@ -134,7 +179,8 @@ def assert_histories_exact(base: str, created: dict[str, dict], acked: list[dict
             served = read(base, f"/v1/specs/{name}/versions/{answer['version']}", head)
             assert served["content"] == answer["written"], (name, answer["version"])
         history = read(base, f"/v1/specs/{name}/history", head)["events"]
-        expected = sorted([first["position"], *(a["position"] for a in mine)])
+        also = [a["position"] for a in others or () if a["name"] == name]
+        expected = sorted([first["position"], *also, *(a["position"] for a in mine)])
         assert [e["position"] for e in history] == expected, name
 
 
@@ -249,6 +295,105 @@ def test_grpc_calls_go_through_the_balancer(topology: Topology) -> None:
     assert read(topology.rest, "/v1/specs/over-grpc", created.position)["content"] == "g: 1\n"
 
 
+def test_a_store_migrated_from_sqlite_answers_through_the_balancer_as_it_did(
+    topology: Topology, migrated: Path
+) -> None:
+    with running("--db", str(migrated), "--rest-addr", "127.0.0.1:0") as original:
+        status, page = original.json("GET", "/v1/events?limit=500")
+        assert status == 200
+        events = page["events"]
+        head = events[-1]["position"]
+        names = sorted({event["spec"] for event in events})
+        assert names == ["counter", "draft", "gone", "rules"]
+        paths = [f"/v1/events?limit={len(events)}", "/v1/specs?state=deleted&name_prefix=gone"]
+        for name in names:
+            spec = f"/v1/specs/{name}"
+            paths += [f"/v1/specs?name_prefix={name}", spec, spec + "/versions"]
+            paths += [spec + "/versions/1", spec + "/history", spec + "/published"]
+        for event in original.json("GET", "/v1/specs/rules/history")[1]["events"]:
+            moment = event["timestamp"].replace("+", "%2B")
+            paths.append(f"/v1/specs/rules?as_of={moment}")
+        expected = {path: comparable(*original.json("GET", path)) for path in paths}
+    at_head = {"X-Min-Position": str(head)}
+    for _ in range(2):  # round robin: each instance answers every path
+        for path, answer in expected.items():
+            status, _, body = request(topology.rest + path, headers=at_head)
+            assert comparable(status, body) == answer, path
+
+
+def test_reads_stay_right_while_redis_is_stopped_and_restarted_mid_load(
+    topology: Topology, redis: RedisServer
+) -> None:
+    names = [f"cached-{n}" for n in range(3)]
+    created = {name: create(topology.rest, name) for name in names}
+    published = [
+        write(topology.rest, "POST", f"/v1/specs/{name}/publish", {"reason": "cache it"})
+        for name in names
+    ]
+    assert set(cache_states(topology)) == {"ok"}
+    acked: list[dict] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def write_then_read(writer: int) -> None:
+        """Each write read back through the balancer at its position: never older."""
+        pick = random.Random(writer)
+        n = 0
+        try:
+            while not stop.is_set():
+                name, n = pick.choice(names), n + 1
+                content = f"writer: {writer}\nn: {n}\n"
+                answer = update(topology.rest, name, content)
+                got = read(topology.rest, f"/v1/specs/{name}", answer["position"])
+                assert got["version"] >= answer["version"], (answer, got)
+                if got["version"] == answer["version"]:
+                    assert got["content"] == content
+                with lock:
+                    acked.append({**answer, "written": content})
+        except BaseException as error:  # reported by the test's thread
+            failures.append(error)
+
+    def writes_go_on(more: int) -> None:
+        with lock:
+            target = len(acked) + more
+        eventually(lambda: len(acked) >= target or bool(failures), f"{more} more writes")
+
+    writers = [threading.Thread(target=write_then_read, args=(w,)) for w in range(4)]
+    for thread in writers:
+        thread.start()
+    try:
+        writes_go_on(10)
+        redis.stop()
+        eventually(lambda: set(cache_states(topology)) == {"degraded"}, "cache degraded")
+        writes_go_on(20)
+        redis.start()  # empty, as after a restart without persistence
+        eventually(lambda: set(cache_states(topology)) == {"ok"}, "cache ok again")
+        writes_go_on(20)
+    finally:
+        stop.set()
+        for thread in writers:
+            thread.join(timeout=60)
+        if not redis.answers():
+            redis.start()
+    assert not failures, failures[0]
+    assert_histories_exact(topology.rest, created, acked, published)
+    errors = sum(counted(api.rest, "specsvc_cache_errors_total") for api in topology.apis)
+    assert errors > 0
+    # The restarted cache is filled again and used: reads of the latest versions hit it.
+    hits = sum(counted(api.rest, "specsvc_cache_hits_total") for api in topology.apis)
+    head = max(a["position"] for a in acked)
+    for name in names:
+        assert read(topology.rest, f"/v1/specs/{name}/published", head)["version"] == 1
+
+    def hit_again() -> bool:
+        for name in names:
+            read(topology.rest, f"/v1/specs/{name}")
+        return sum(counted(api.rest, "specsvc_cache_hits_total") for api in topology.apis) > hits
+
+    eventually(hit_again, "cache hits after the restart")
+
+
 def test_the_standby_takes_over_when_the_worker_is_killed_mid_load(topology: Topology) -> None:
     active, standby = topology.workers[:2]
     assert (active.state(), standby.state()) == ("active", "standby")
@@ -298,14 +443,6 @@ def test_the_audit_log_has_each_position_once_and_the_read_models_equal_a_rebuil
         per_spec[event["spec"]].append(event["sequence"])
     for spec, sequences in per_spec.items():
         assert sequences == list(range(1, len(sequences) + 1)), spec
-    verified = subprocess.run(
-        [sys.executable, "-m", "specsvc.cli", "verify", "--database-url", topology.database_url],
-        cwd=ROOT,
-        env=topology.tool_environment(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    verified = topology.tool("verify", "--database-url", topology.database_url)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert all(api.process.alive() for api in topology.apis)
