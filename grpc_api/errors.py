@@ -38,6 +38,7 @@ GRPC_STATUS: dict[str, grpc.StatusCode] = {
     "ValidationError": grpc.StatusCode.INVALID_ARGUMENT,
     "IdempotencyKeyReused": grpc.StatusCode.INVALID_ARGUMENT,
     "Unavailable": grpc.StatusCode.UNAVAILABLE,
+    "StoreCorrupted": grpc.StatusCode.DATA_LOSS,
     "Internal": grpc.StatusCode.INTERNAL,
 }
 

@@ -111,6 +111,7 @@ def _set_health(service: SpecService, servicer: health.HealthServicer) -> None:
         ready = service.projection_status()["caught_up"]
     except SpecServiceError:
         ready = False
+    ready = ready and service.store_status()["state"] == "ok"
     status = (
         health_pb2.HealthCheckResponse.SERVING
         if ready

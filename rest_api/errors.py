@@ -34,6 +34,7 @@ HTTP_STATUS: dict[str, int] = {
     "ValidationError": 422,
     "IdempotencyKeyReused": 422,
     "Internal": 500,
+    "StoreCorrupted": 500,
     "Unavailable": 503,
 }
 

@@ -10,7 +10,8 @@ NAME_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$"
 STATES = ["draft", "published", "deprecated", "deleted"]
 EVENTS = ["SpecCreated", "SpecUpdated", "SpecStateChanged"]
 # Every code the REST adapter answers with, by HTTP status: the codes of docs/behaviour.md
-# plus its own NotFound and MethodNotAllowed (routing) and Internal (which no input may cause).
+# plus its own NotFound and MethodNotAllowed (routing) and Internal (which no input may cause);
+# StoreCorrupted answers a read or write of a spec whose stored events fail their checks.
 CODES_BY_STATUS = {
     400: ["BadRequest"],
     401: ["Unauthenticated"],
@@ -23,7 +24,7 @@ CODES_BY_STATUS = {
     413: ["PayloadTooLarge"],
     415: ["UnsupportedMediaType"],
     422: ["ValidationError", "IdempotencyKeyReused"],
-    500: ["Internal"],
+    500: ["Internal", "StoreCorrupted"],
     503: ["Unavailable"],
 }
 ERROR_CODES = [code for codes in CODES_BY_STATUS.values() for code in codes]

@@ -119,6 +119,14 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
                     "worker_running": {"type": "boolean"},
                 },
             ),
+            "store": obj(
+                {"state": {"enum": ["ok", "corrupted"]}},
+                {
+                    "position": nullable("integer", minimum=0),
+                    "kind": nullable("string"),
+                    "reason": STRING,
+                },
+            ),
             "cache": obj(
                 {
                     "state": {"enum": ["off", "ok", "degraded"]},

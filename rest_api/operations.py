@@ -28,12 +28,14 @@ def readyz() -> Response:
         status = dict(service().projection_status())
     except SpecServiceError as error:
         status = {"caught_up": False, "lag": None, "error": error.message}
-    ready = bool(status["caught_up"])
+    store = service().store_status()
+    ready = bool(status["caught_up"]) and store["state"] == "ok"
     # A degraded query cache does not make the service unready: reads are answered from
-    # the store meanwhile (docs/behaviour.md, Query cache).
+    # the store meanwhile (docs/behaviour.md, Query cache). A corrupted store does.
     body = {
         "status": "ready" if ready else "not ready",
         "projections": status,
+        "store": store,
         "cache": service().cache_status(),
     }
     response = jsonify(body)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,9 +21,12 @@ from specsvc.errors import (
     PreconditionFailed,
     SpecAlreadyExists,
     SpecNotFound,
+    SpecServiceError,
+    StoreCorrupted,
     Unavailable,
     VersionMismatch,
 )
+from specsvc.persistence.chain import ChainBroken
 from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
 
 if TYPE_CHECKING:
@@ -58,16 +62,41 @@ def store_errors() -> Iterator[None]:
         raise Unavailable(f"event store unavailable: {error}") from error
 
 
+def chain_broken(error: ChainBroken) -> StoreCorrupted:
+    return StoreCorrupted(
+        f"{error}; run specsvc verify", details={"position": error.position, "kind": error.kind}
+    )
+
+
 class SpecApplication(Leader[UUID]):
     """Writes and reads ``Spec`` aggregates; its log is the source of truth."""
 
     name = "Specs"
     log_section_size = 500
+    _corruption_lock = threading.Lock()
     snapshotting_intervals = {Spec: SNAPSHOT_INTERVAL}
+
+    # The first corruption this process met (docs/behaviour.md, Tamper evidence): the
+    # service reports itself unready from then on.
+    corruption: StoreCorrupted | None = None
 
     @property
     def timeline(self) -> SpecTimelineRecorder:
         return cast(SpecTimelineRecorder, self.recorder)
+
+    def corrupted(self, error: StoreCorrupted) -> StoreCorrupted:
+        """Note ``error`` (logged once per position) and return it, to be raised."""
+        with self._corruption_lock:
+            first = self.corruption is None
+            if first:
+                self.corruption = error
+            seen = self.__dict__.setdefault("_corrupt_positions", set())
+            position = error.details.get("position")
+            new = position not in seen
+            seen.add(position)
+        if new:
+            logger.error("store corrupted at position %s: %s", position, error.message)
+        return error
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         processing_event.saved_kwargs["spec_timeline"] = [
@@ -135,6 +164,7 @@ class SpecApplication(Leader[UUID]):
                     f"spec {name!r} is at version {spec.content_version}, not {expected_version}",
                     details={"expected_version": expected_version, "version": spec.content_version},
                 )
+            base = spec.version
             if not command(spec):
                 return spec, self._unchanged(spec, remember), False
             answer = None if remember is None else remember(spec, None, True)
@@ -144,10 +174,28 @@ class SpecApplication(Leader[UUID]):
                 except IntegrityError:
                     if answer is not None and self._answered(answer):
                         raise KeyAnswered from None
+                    self._check_conflict(spec, base)
                     logger.info("lost a race on %s, re-applying to the fresh state", name)
             # Racers that retry in step keep colliding: spread them out, more each time.
             time.sleep(random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt)))
         raise Unavailable(f"spec {name!r} is changing too fast; try again")
+
+    def _check_conflict(self, spec: Spec, base: int) -> None:
+        """A lost race has a winner: an event after ``base``. A timeline row without one
+        means the winner's event was deleted from the log, and no write can ever win."""
+        position = self.timeline.position_of(spec.id, base + 1)
+        try:
+            if position is None or self.recorder.select_events(spec.id, gt=base, lte=base + 1):
+                return
+        except ChainBroken as error:
+            raise self.corrupted(chain_broken(error)) from None
+        raise self.corrupted(
+            StoreCorrupted(
+                f"spec {spec.name!r}: its event {base + 1} (position {position}) is gone from"
+                " the log but not from its timeline (deleted); run specsvc verify",
+                details={"name": spec.name, "position": position, "kind": "deleted"},
+            )
+        )
 
     def _unchanged(self, spec: Spec, remember: Remember | None) -> int:
         position = self.position_of(spec)
@@ -165,6 +213,37 @@ class SpecApplication(Leader[UUID]):
                 return cast(Spec, self.repository.get(spec_id(name), version=sequence))
             except AggregateNotFoundError:
                 raise SpecNotFound(f"spec {name!r} not found", details={"name": name}) from None
+            except ChainBroken as error:  # an event that does not match the chain
+                raise self.corrupted(chain_broken(error)) from None
+            except (PersistenceError, SpecServiceError):
+                raise
+            except Exception as error:  # an event or snapshot that cannot be decoded
+                raise self.corrupted(self._undecodable(name, error)) from None
+
+    def _undecodable(self, name: str, error: Exception) -> StoreCorrupted:
+        """Which stored event of the spec fails to decode; else its snapshot does."""
+        spec = spec_id(name)
+        position, kind = None, "snapshot differs"
+        try:
+            events = self.recorder.select_events(spec)
+        except ChainBroken as broken:
+            return chain_broken(broken)
+        for stored in events:
+            try:
+                self.mapper.to_domain_event(stored)
+            except Exception:
+                position = self.timeline.position_of(spec, stored.originator_version)
+                kind = "edited"
+                break
+        if position is None and self.snapshots is not None:
+            snapshot = self.snapshots.recorder.select_events(spec, desc=True, limit=1)
+            if snapshot:
+                position = self.timeline.position_of(spec, snapshot[0].originator_version)
+        return StoreCorrupted(
+            f"spec {name!r} cannot be read from the store at position {position} ({kind}:"
+            f" {type(error).__name__}); run specsvc verify",
+            details={"name": name, "position": position, "kind": kind},
+        )
 
     def get_as_of(self, name: str, moment: datetime) -> Spec:
         with store_errors():
@@ -178,7 +257,10 @@ class SpecApplication(Leader[UUID]):
         with store_errors():
             sequence = self.timeline.sequence_of_version(spec.id, version)
             assert sequence is not None, f"timeline has no version {version} of {spec.name}"
-            (event,) = self.events.get(spec.id, gt=sequence - 1, lte=sequence)
+            try:
+                (event,) = self.events.get(spec.id, gt=sequence - 1, lte=sequence)
+            except ChainBroken as error:
+                raise self.corrupted(chain_broken(error)) from None
         return cast(Any, event)
 
     def position_of(self, spec: Spec) -> int:

@@ -8,7 +8,9 @@ a PostgreSQL database (docs/architecture.md, Deployment).
 
 from __future__ import annotations
 
+import base64
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -18,7 +20,8 @@ from typing import cast
 from specsvc.application import SpecApplication
 from specsvc.cache import NoCache, QueryCache
 from specsvc.config import Settings
-from specsvc.errors import ConfigurationError, StoreNotFound
+from specsvc.errors import ConfigurationError, StoreCorrupted, StoreNotFound
+from specsvc.persistence.chain import CHAIN_KEY, ChainedLog, ChainKeyMismatch, read_key_file
 from specsvc.persistence.interfaces import SpecTimelineRecorder
 from specsvc.persistence.sqlite import factory as sqlite
 from specsvc.persistence.sqlite.datastore import check_durable
@@ -77,15 +80,77 @@ def postgres() -> ModuleType:
 def env_for(settings: Settings) -> dict[str, str]:
     """The ``eventsourcing`` environment of the store that ``settings`` name."""
     if settings.database_url:
-        return postgres().library_env(settings.database_url)
-    return sqlite.library_env(
-        SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
-    )
+        env = postgres().library_env(settings.database_url)
+    else:
+        env = sqlite.library_env(
+            SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
+        )
+    return {**env, **chain_env(settings)}
+
+
+def chain_env(settings: Settings) -> dict[str, str]:
+    """The hash chain's key for the recorders (docs/behaviour.md, Tamper evidence)."""
+    if not settings.chain_key_file:
+        return {}
+    try:
+        key = read_key_file(settings.chain_key_file)
+    except ValueError as error:
+        raise ConfigurationError(f"SPECSVC_CHAIN_KEY_FILE: {error}") from None
+    return {CHAIN_KEY: base64.b64encode(key).decode("ascii")}
 
 
 def start(settings: Settings, role: Role = Role.API) -> Components:
     """Start the parts; on the embedded store the projections catch up before this
-    returns (but in maintenance)."""
+    returns (but in maintenance). A server (``Role.API``) first checks the hash chain
+    over the end of the log."""
+    try:
+        components = _start(settings, role)
+    except ChainKeyMismatch as error:
+        raise ConfigurationError(str(error)) from None
+    if role is Role.API:
+        try:
+            check_chain_tail(components.application, settings.startup_check_events)
+        except BaseException:
+            components.service.close()
+            raise
+    return components
+
+
+def check_chain_tail(application: SpecApplication, events: int) -> None:
+    """StoreCorrupted, naming the first position, unless the chain holds over the last
+    ``events`` events and every event after the newest checkpoint the store knows
+    (docs/behaviour.md, Tamper evidence)."""
+    from specsvc.operator.chain_check import check_checkpoint, walk_chain
+
+    recorder = cast(ChainedLog, application.recorder)
+    head = application.recorder.max_notification_id() or 0
+    if events <= 0 or head == 0:
+        return
+    started = time.monotonic()
+    after = max(0, head - events)
+    problems = []
+    checkpoint = recorder.newest_checkpoint()
+    if checkpoint is not None:
+        after = min(after, checkpoint[0])
+        problems += check_checkpoint(application.recorder, *checkpoint)
+    found, checked = walk_chain(application.recorder, recorder.chain, after=after)
+    problems += found
+    if problems:
+        first = min(problems, key=lambda p: p.position or 0)
+        raise StoreCorrupted(
+            f"the hash chain breaks at position {first.position} ({first.kind}:"
+            f" {first.detail}); not starting: run specsvc verify",
+            details={"position": first.position, "kind": first.kind, "problems": len(problems)},
+        )
+    logger.info(
+        "hash chain holds over the last %d events (from position %d) in %.0f ms",
+        checked,
+        after + 1,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+def _start(settings: Settings, role: Role) -> Components:
     if settings.database_url:
         return _start_shared(settings, role)
     if settings.redis_url:
@@ -187,8 +252,12 @@ def start_worker(settings: Settings) -> ProjectionWorker:
             " --database-url postgresql://USER@HOST:PORT/DB (the embedded SQLite store's"
             " server, specsvc serve, runs its projections itself)"
         )
-    worker = ProjectionWorker(env_for(settings))
     try:
+        worker = ProjectionWorker(env_for(settings))
+    except ChainKeyMismatch as error:
+        raise ConfigurationError(str(error)) from None
+    try:
+        check_chain_tail(worker.application, settings.startup_check_events)
         for name, described in worker.describe().items():
             postgres().check_durable(name, described)
         worker.use_cache(query_cache(settings, worker.application), cache_entries)

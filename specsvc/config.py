@@ -64,6 +64,24 @@ class Settings:
         " off when unset",
         commands=("serve", "project"),
     )
+    chain_key_file: str | None = setting(
+        None,
+        "file of the hash chain's key (32+ random bytes, base64: `openssl rand -base64 32`):"
+        " events are chained with HMAC-SHA-256 under it (unset: SHA-256); fixed per store",
+        commands=(*STORE, "project", "migrate"),
+    )
+    checkpoint_key_file: str | None = setting(
+        None,
+        "Ed25519 key (PEM) of `verify --checkpoint` (private key: signs) and `verify"
+        " --against` (public or private key: checks); unset: the chain key signs them",
+        commands=("operator",),
+    )
+    startup_check_events: int = setting(
+        10000,
+        "events at the end of the log whose hash chain `serve` and `project` check before"
+        " they start (and every event after the newest checkpoint); 0: none",
+        commands=("serve", "project"),
+    )
     consistency_timeout: float = setting(
         5.0,
         "seconds a read waits for the read models to reach the position it needs before"

@@ -105,6 +105,13 @@ class Unavailable(SpecServiceError):
     code = "Unavailable"
 
 
+class StoreCorrupted(SpecServiceError):
+    """Stored events or snapshots that fail to decode or to match the hash chain: the
+    details name the position (docs/behaviour.md, Tamper evidence)."""
+
+    code = "StoreCorrupted"
+
+
 ALL_ERRORS: tuple[type[SpecServiceError], ...] = (
     BadRequest,
     Unauthenticated,
@@ -124,6 +131,7 @@ ALL_ERRORS: tuple[type[SpecServiceError], ...] = (
     ValidationError,
     IdempotencyKeyReused,
     Unavailable,
+    StoreCorrupted,
 )
 
 

@@ -3,7 +3,8 @@
 Exit codes of every command:
 
   0  ok
-  1  verify, import or migrate found differences
+  1  verify, import or migrate found differences, or the store is corrupted
+     (StoreCorrupted: run specsvc verify)
   2  usage or configuration error (bad arguments, unreadable local file, a setting
      that cannot work, a --url that is not the Spec Service REST API)
   3  invalid input: BadRequest, ValidationError, PayloadTooLarge, UnsupportedMediaType
@@ -51,6 +52,7 @@ EXIT_BY_CODE = {
     "UsageError": EXIT_USAGE,
     "ConfigurationError": EXIT_USAGE,
     "StoreNotEmpty": EXIT_CONFLICT,
+    "StoreCorrupted": EXIT_DIFFERENCES,
     "DestinationExists": EXIT_CONFLICT,
     **dict.fromkeys(["Unauthenticated", "PermissionDenied", "SeparationOfDuties"], EXIT_AUTH),
 }

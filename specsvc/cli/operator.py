@@ -56,6 +56,18 @@ def add_operator_commands(commands: Any, options: Any) -> None:
     )
     parsers["export"].add_argument("--output", metavar="FILE", help="default: standard output")
     parsers["import"].add_argument("file", metavar="FILE", help="an export; '-' reads stdin")
+    parsers["verify"].add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="after a clean verify, write the signed head of the log (position, chain hash,"
+        " time) to FILE; keep it off this host",
+    )
+    parsers["verify"].add_argument(
+        "--against",
+        metavar="FILE",
+        help="also prove the log still extends the head a checkpoint FILE recorded"
+        " (detects truncation and a rewritten chain)",
+    )
     _add_migrate_options(parsers["migrate"])
 
 
@@ -143,10 +155,25 @@ def _import(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from specsvc.operator import verify_store
+    from specsvc.operator.checkpoint import Signer, check_against, read_checkpoint, take
 
+    settings = settings_from(args, "operator")
+    signer = Signer(settings.checkpoint_key_file, settings.chain_key_file)
+    against = None if args.against is None else read_checkpoint(args.against)
     with Progress() as progress, _store(args) as store:
-        report = {"db": _db(args), **verify_store(store, progress)}
-    return _verdict(args, report, f"{report['specs']} specs, {report['events']} events checked")
+        head = None if against is None else (against.position, against.digest)
+        report = {"db": _db(args), **verify_store(store, progress, head)}
+        if against is not None:
+            report["checkpoint"] = check_against(store, against, signer, report)
+        if args.checkpoint is not None and not report["differences"]:
+            report["checkpoint_written"] = take(store, args.checkpoint, signer)
+    summary = f"{report['specs']} specs, {report['events']} events checked"
+    if "checkpoint" in report:
+        summary += f"; the log extends the checkpoint at position {against.position}"  # type: ignore[union-attr]
+    if "checkpoint_written" in report:
+        written = report["checkpoint_written"]
+        summary += f"; checkpoint at position {written['position']} written to {args.checkpoint}"
+    return _verdict(args, report, summary)
 
 
 def _rebuild(args: argparse.Namespace) -> int:

@@ -21,6 +21,20 @@ class SpecOperations:
         """Readiness facts: is the store reachable and are the projections caught up?"""
         return self._monitor.status()
 
+    def store_status(self) -> dict[str, Any]:
+        """``ok``, or ``corrupted`` with the position and reason of the first stored event
+        or snapshot this process found failing to decode or to match the hash chain; the
+        service stays unready until it is restarted on a repaired store."""
+        corruption = self._app.corruption
+        if corruption is None:
+            return {"state": "ok"}
+        return {
+            "state": "corrupted",
+            "position": corruption.details.get("position"),
+            "kind": corruption.details.get("kind"),
+            "reason": corruption.message,
+        }
+
     def cache_status(self) -> CacheStatus:
         """The query cache: off, ok, or degraded (reads are answered from the store)."""
         return self._cache.status()

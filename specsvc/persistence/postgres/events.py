@@ -10,10 +10,11 @@ from uuid import UUID, uuid4
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Subscription
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.orm import Session
 
-from specsvc.persistence import sql
+from specsvc.persistence import chain, sql
+from specsvc.persistence.chain import ChainedLog, Link
 from specsvc.persistence.interfaces import (
     PositionedEvent,
     RememberedAnswer,
@@ -26,19 +27,39 @@ from specsvc.persistence.postgres.subscription import PromptSubscription
 from specsvc.persistence.sql import TimelineQueries
 
 
-class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQueries):
-    """The event store, plus the spec timeline written in the same transaction."""
+class SpecEventRecorder(ChainedLog, PlainSelects, SQLAlchemyApplicationRecorder, TimelineQueries):
+    """The event store, plus the spec timeline and the hash chain written in the same
+    transaction."""
 
     url = ""  # set by the factory: where the store lives, for reports and connections
 
     def create_table(self) -> None:
         super().create_table()
         with self.transaction(commit=True) as session:
-            for statement in EVENT_STORE_TABLES:
+            for statement in [*EVENT_STORE_TABLES, *chain.TABLES["postgres"]]:
                 session.execute(text(statement))
         if self._scalar(sql.STORE_ID, {}) is None:
             with self.transaction(commit=True) as session:
                 session.execute(text(sql.NEW_STORE_ID), {"id": uuid4().hex})
+        self.ensure_chain()
+
+    def _chain_existing(self) -> None:
+        with self.transaction(commit=True) as session:
+            self._lock_table(session)
+            row = session.execute(text(chain.CONFIG)).fetchone()
+            if row is not None:  # another process chained it first
+                self.chain.check_config(row[0], row[1])
+                return
+            session.execute(text(chain.NEW_CONFIG), self.chain.config_params())
+            rows = session.execute(
+                text(
+                    "SELECT id, originator_id, originator_version, topic, state"
+                    f" FROM {self.events_table_name} ORDER BY id"
+                )
+            ).fetchall()
+            links = self.chain.chained_existing(rows)
+            if links:
+                session.execute(text(chain.INSERT_LINK), links)
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -47,6 +68,11 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
         rows = sql.timeline_rows(stored_events, positions, kwargs.get("spec_timeline", []))
         if rows:
             session.execute(text(sql.INSERT_TIMELINE), rows)
+        if positions:
+            # Under the library's table lock: the chain stays linear across writers.
+            last = session.execute(text(chain.LAST_LINK)).fetchone()
+            rows = self.chain.rows_after(last, positions, stored_events)
+            session.execute(text(chain.INSERT_LINK), rows)
         answer: RememberedAnswer | None = kwargs.get("idempotency")
         if answer is not None and positions:
             self._insert_answer(session, answer, positions[-1])
@@ -60,9 +86,12 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
         answers: Iterable[RememberedAnswer] = (),
     ) -> None:
         # Each event keeps its exported position; the sequence then continues past them.
+        # The chain is computed again over the copy (the caller checked the source's).
         table = self.events_table_name
         with self.transaction(commit=True) as session:
             self._lock_table(session)
+            row = session.execute(text(chain.LAST_LINK)).fetchone()
+            last = None if row is None else Link.from_row(row)
             for chunk in sql.chunks(events, sql.COPY_CHUNK):
                 session.execute(
                     text(
@@ -84,6 +113,10 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
                     text(sql.INSERT_TIMELINE),
                     [sql.timeline_params(event.timeline, event.position) for event in chunk],
                 )
+                links = list(self.chain.links(last, ((e.position, e.stored) for e in chunk)))
+                if links:
+                    session.execute(text(chain.INSERT_LINK), [link.params() for link in links])
+                    last = links[-1]
             session.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
@@ -95,6 +128,20 @@ class SpecEventRecorder(PlainSelects, SQLAlchemyApplicationRecorder, TimelineQue
             for answer in answers:
                 session.execute(text(sql.REMEMBER), sql.kept_answer_params(answer))
             self._notify_channel(session)
+
+    def _window_rows(
+        self, window: tuple[bool, bool, bool, bool], params: dict[str, Any]
+    ) -> list[Sequence[Any]]:
+        cache: dict[Any, TextClause] = self.__dict__.setdefault("_checked", {})
+        statement = cache.get(window)
+        if statement is None:
+            table = self.events_record_cls.__table__.fullname
+            statement = cache[window] = text(chain.select_checked_sql(table, "id", *window))
+        return self._plain_rows(statement, params)
+
+    def record_checkpoint(self, position: int, digest: bytes) -> None:
+        with self.transaction(commit=True) as session:
+            session.execute(text(chain.NEW_CHECKPOINT), chain.checkpoint_params(position, digest))
 
     def remember(self, answer: RememberedAnswer) -> None:
         assert answer.position is not None, "an answer kept without events names its position"

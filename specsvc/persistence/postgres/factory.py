@@ -17,6 +17,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 
+from specsvc.persistence.chain import bound
 from specsvc.persistence.postgres.connections import (
     libpq_url,
     schema_lock,
@@ -61,6 +62,9 @@ class Factory(SQLAlchemyFactory):
             pool_timeout=POOL_TIMEOUT,
             connect_args={"connect_timeout": CONNECT_TIMEOUT, "options": SESSION_OPTIONS},
         )
+        # The library builds a recorder and creates its tables in one call, with no hook
+        # to hand it the chain key first: bind the key to the class it builds.
+        self.application_recorder_class = bound(SpecEventRecorder, env)  # type: ignore[assignment]
 
     def close(self) -> None:
         # The library leaves its engine's pooled connections open when an application

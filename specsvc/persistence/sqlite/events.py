@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 
-from specsvc.persistence import sql
+from specsvc.persistence import chain, sql
+from specsvc.persistence.chain import ChainedLog, Link
 from specsvc.persistence.interfaces import (
     PositionedEvent,
     RememberedAnswer,
@@ -21,11 +23,9 @@ from specsvc.persistence.sqlite.schema import IDEMPOTENCY_TABLE, IDENTITY_TABLE,
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from eventsourcing.persistence import StoredEvent
-
-
-class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
-    """The event store, plus the spec timeline written in the same transaction."""
+class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
+    """The event store, plus the spec timeline and the hash chain written in the same
+    transaction."""
 
     def construct_create_table_statements(self) -> list[str]:
         return [
@@ -33,6 +33,7 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
             *TIMELINE_TABLE,
             *IDEMPOTENCY_TABLE,
             IDENTITY_TABLE,
+            *chain.TABLES["sqlite"],
         ]
 
     def create_table(self) -> None:
@@ -42,6 +43,21 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         if self._scalar(sql.STORE_ID, {}) is None:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(sql.NEW_STORE_ID, {"id": uuid4().hex})
+        self.ensure_chain()
+
+    def _chain_existing(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(chain.CONFIG)
+            row = c.fetchone()
+            if row is not None:  # another process chained it first
+                self.chain.check_config(row[0], row[1])
+                return
+            c.execute(chain.NEW_CONFIG, self.chain.config_params())
+            c.execute(
+                f"SELECT rowid, originator_id, originator_version, topic, state"
+                f" FROM {self.events_table_name} ORDER BY rowid"
+            )
+            c.executemany(chain.INSERT_LINK, self.chain.chained_existing(c.fetchall()))
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -50,10 +66,25 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         timeline: list[TimelineEntry] = kwargs.get("spec_timeline", [])
         for row in sql.timeline_rows(stored_events, positions or (), timeline):
             c.execute(sql.INSERT_TIMELINE, row)
+        if positions:
+            # Inside the write transaction: SQLite's one writer keeps the chain linear.
+            c.execute(chain.LAST_LINK)
+            rows = self.chain.rows_after(c.fetchone(), positions, stored_events)
+            c.executemany(chain.INSERT_LINK, rows)
         answer: RememberedAnswer | None = kwargs.get("idempotency")
         if answer is not None and positions:
             self._insert_answer(c, answer, positions[-1])
         return positions
+
+    def _window_rows(
+        self, window: tuple[bool, bool, bool, bool], params: dict[str, Any]
+    ) -> list[Sequence[Any]]:
+        statement = chain.select_checked_sql(self.events_table_name, "rowid", *window)
+        originator_id = params["id"]
+        key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, {**params, "id": key})
+            return list(c.fetchall())
 
     def insert_at_positions(
         self,
@@ -62,8 +93,12 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         store_id: str | None = None,
         answers: Iterable[RememberedAnswer] = (),
     ) -> None:
-        # SQLite takes an explicit rowid, so every event keeps its exported position.
+        # SQLite takes an explicit rowid, so every event keeps its exported position; the
+        # chain is computed again over the copy (the caller checked the source's).
         with self.datastore.transaction(commit=True) as c:
+            c.execute(chain.LAST_LINK)
+            row = c.fetchone()
+            last = None if row is None else Link.from_row(row)
             for chunk in sql.chunks(events, sql.COPY_CHUNK):
                 c.executemany(
                     f"INSERT INTO {self.events_table_name}"
@@ -84,10 +119,17 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
                     sql.INSERT_TIMELINE,
                     [sql.timeline_params(event.timeline, event.position) for event in chunk],
                 )
+                links = list(self.chain.links(last, ((e.position, e.stored) for e in chunk)))
+                c.executemany(chain.INSERT_LINK, [link.params() for link in links])
+                last = links[-1] if links else last
             if store_id is not None:
                 c.execute(sql.ADOPT_STORE_ID, {"id": store_id})
             for answer in answers:
                 c.execute(sql.REMEMBER, sql.kept_answer_params(answer))
+
+    def record_checkpoint(self, position: int, digest: bytes) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(chain.NEW_CHECKPOINT, chain.checkpoint_params(position, digest))
 
     def remember(self, answer: RememberedAnswer) -> None:
         assert answer.position is not None, "an answer kept without events names its position"
@@ -109,3 +151,5 @@ class SpecEventRecorder(SQLiteApplicationRecorder, TimelineQueries):
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
             return [tuple(row) for row in c.fetchall()]
+
+

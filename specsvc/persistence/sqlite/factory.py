@@ -11,6 +11,7 @@ from uuid import uuid4
 
 from eventsourcing.sqlite import SQLiteFactory
 
+from specsvc.persistence.chain import bound
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.events import SpecEventRecorder
 from specsvc.persistence.sqlite.files import projections_path
@@ -36,6 +37,9 @@ class Factory(SQLiteFactory):
             originator_id_type=old.originator_id_type,
         )
         old.close()
+        # The library builds a recorder and creates its tables in one call, with no hook
+        # to hand it the chain key first: bind the key to the class it builds.
+        self.application_recorder_class = bound(SpecEventRecorder, env)  # type: ignore[assignment]
 
 
 def library_env(

@@ -212,11 +212,13 @@ def test_verify_reports_every_tampered_projection_row(
     assert main(["verify", "--db", store]) == 1
     out = capsys.readouterr().out.splitlines()
     assert any(
-        line.startswith("projections: spec_summaries ")
+        line.startswith("read model differs: projections: spec_summaries ")
         and line.endswith(": state is 'deprecated', the rebuild has 'published'")
         for line in out
     )
-    assert any(line.startswith("projections: audit_log 2: missing") for line in out)
+    assert "position 2: read model differs: projections: audit_log 2: missing" in [
+        line.split(" (")[0] for line in out
+    ]
     assert out[-1] == "3 specs, 19 events checked: 2 differences"
 
 
@@ -227,8 +229,8 @@ def test_verify_finds_a_snapshot_that_disagrees_with_the_events(store: str) -> N
         ' \'"created_by":"bob"\', \'"created_by":"mallory"\') AS BLOB)',
     )
     assert differences(store) == [
-        "spec counter.created_by: the snapshot-based read has 'mallory',"
-        " the replay of its events has 'bob'"
+        "position 11: snapshot differs: spec counter at event 10.created_by: the snapshot"
+        " has 'mallory', the replay of its events has 'bob'"
     ]
 
 
