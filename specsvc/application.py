@@ -24,6 +24,7 @@ from specsvc.errors import (
     VersionMismatch,
 )
 from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
+from specsvc.persistence.sealing import ContentSealer
 
 if TYPE_CHECKING:
     from eventsourcing.application import ProcessingEvent
@@ -68,6 +69,11 @@ class SpecApplication(Leader[UUID]):
     @property
     def timeline(self) -> SpecTimelineRecorder:
         return cast(SpecTimelineRecorder, self.recorder)
+
+    @property
+    def content_sealer(self) -> ContentSealer:
+        """Seals what the service stores beside the events with the events' cipher."""
+        return ContentSealer(self.mapper.cipher)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         processing_event.saved_kwargs["spec_timeline"] = [

@@ -9,7 +9,8 @@ a PostgreSQL database (docs/architecture.md, Deployment).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
@@ -20,6 +21,7 @@ from specsvc.cache import NoCache, QueryCache
 from specsvc.config import Settings
 from specsvc.errors import ConfigurationError, StoreNotFound
 from specsvc.persistence.interfaces import SpecTimelineRecorder
+from specsvc.persistence.sealing import CipherKeyError, cipher_env
 from specsvc.persistence.sqlite import factory as sqlite
 from specsvc.persistence.sqlite.datastore import check_durable
 from specsvc.persistence.sqlite.files import remove_leftovers, store_exists
@@ -75,17 +77,39 @@ def postgres() -> ModuleType:
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    """The ``eventsourcing`` environment of the store that ``settings`` name."""
+    """The ``eventsourcing`` environment of the store that ``settings`` name, with the
+    cipher of ``--cipher-key-file`` (read here: a file that cannot be used is a
+    ConfigurationError)."""
+    cipher = cipher_env(settings.cipher_key_file)
     if settings.database_url:
-        return postgres().library_env(settings.database_url)
+        return postgres().library_env(settings.database_url, cipher)
     return sqlite.library_env(
-        SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
+        SpecApplication.name,
+        SpecProjections.name,
+        settings.db,
+        settings.sqlite_lock_timeout,
+        cipher,
     )
+
+
+@contextmanager
+def key_checked() -> Iterator[None]:
+    """A key file that cannot be used, or a key that does not read the store (both found
+    as the store opens, before anything reads it), as a ConfigurationError."""
+    try:
+        yield
+    except CipherKeyError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def start(settings: Settings, role: Role = Role.API) -> Components:
     """Start the parts; on the embedded store the projections catch up before this
     returns (but in maintenance)."""
+    with key_checked():
+        return _start(settings, role)
+
+
+def _start(settings: Settings, role: Role) -> Components:
     if settings.database_url:
         return _start_shared(settings, role)
     if settings.redis_url:
@@ -187,7 +211,8 @@ def start_worker(settings: Settings) -> ProjectionWorker:
             " --database-url postgresql://USER@HOST:PORT/DB (the embedded SQLite store's"
             " server, specsvc serve, runs its projections itself)"
         )
-    worker = ProjectionWorker(env_for(settings))
+    with key_checked():
+        worker = ProjectionWorker(env_for(settings))
     try:
         for name, described in worker.describe().items():
             postgres().check_durable(name, described)

@@ -23,10 +23,12 @@ from specsvc.persistence.interfaces import (
     SpecReadModelRecorder,
     SpecTimelineRecorder,
     SummaryQuery,
+    TableDump,
     TimelineEntry,
     from_micros,
     to_micros,
 )
+from specsvc.persistence.sealing import PLAIN, ContentSealer
 
 T = TypeVar("T")
 # Rows sent to the database in one round trip when a whole log is copied.
@@ -176,13 +178,17 @@ _STATE_CHANGED = (
 )
 
 
-def projection(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]:
-    """The statements, in order, that project one event into the read models."""
+def projection(
+    row: EventRow, position: int, sealer: ContentSealer = PLAIN
+) -> list[tuple[str, dict[str, Any]]]:
+    """The statements, in order, that project one event into the read models (the
+    content sealed by ``sealer``)."""
     params = {
         **row.__dict__,
         "spec_id": str(row.spec_id),
         "timestamp": to_micros(row.timestamp),
         "size": None if row.content is None else len(row.content.encode("utf-8")),
+        "content": None if row.content is None else sealer.seal(row.content),
         "position": position,
     }
     statements = []
@@ -328,11 +334,45 @@ class TimelineQueries(SpecTimelineRecorder):
 
 
 class ReadModelQueries(SpecReadModelRecorder):
-    """The read models' queries, for a backend that can fetch rows as dicts."""
+    """The read models' queries, for a backend that can fetch rows as dicts.
+
+    Content is stored sealed by ``content_sealer`` (set by the backend's factory when the
+    store is encrypted) and opened as it is read."""
+
+    content_sealer: ContentSealer = PLAIN
 
     @abstractmethod
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows ``statement`` selects, decoded, in a read-only transaction."""
+
+    @abstractmethod
+    def stored_tables(self) -> dict[str, TableDump]:
+        """Every read-model row as stored (content sealed), ordered: for copying."""
+
+    def projection_statements(
+        self, row: EventRow, position: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The statements that project one event, its content sealed."""
+        return projection(row, position, self.content_sealer)
+
+    def dump_tables(self) -> dict[str, TableDump]:
+        return {
+            table: self._opened_dump(dump) for table, dump in self.stored_tables().items()
+        }
+
+    def _opened_dump(self, dump: TableDump) -> TableDump:
+        if "content" not in dump.columns or self.content_sealer is PLAIN:
+            return dump
+        at = dump.columns.index("content")
+        rows = [
+            (*row[:at], self.content_sealer.open(row[at]), *row[at + 1 :]) for row in dump.rows
+        ]
+        return TableDump(dump.columns, rows, dump.key_width)
+
+    def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("content") is not None:
+            row["content"] = self.content_sealer.open(row["content"])
+        return row
 
     def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
         return self._rows(*summaries(query))
@@ -343,11 +383,11 @@ class ReadModelQueries(SpecReadModelRecorder):
 
     def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
         rows = self._rows(PUBLISHED, {"spec_id": str(spec_id)})
-        return rows[0] if rows else None
+        return self._opened(rows[0]) if rows else None
 
     def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
         rows = self._rows(VERSION, {"spec_id": str(spec_id), "version": version})
-        return rows[0] if rows else None
+        return self._opened(rows[0]) if rows else None
 
     def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
         return self._rows(VERSIONS, {"spec_id": str(spec_id)})
