@@ -8,6 +8,7 @@ import base64
 import io
 import os
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
@@ -211,3 +212,41 @@ def test_migrate_copies_an_encrypted_store_into_postgres_with_its_key(
             settings=Settings(database_url=url, cipher_key_file=key)
         ) as svc:
             assert svc.get_spec("rules")["content"] == YAML + "# 11\n"
+        args = ("--database-url", url, "--rest-addr", "127.0.0.1:0")
+        with running(*args, env={VARIABLE: key}) as server:
+            status, served = server.json("GET", "/v1/specs/rules/published")
+            assert (status, served["content"]) == (200, YAML + "# 11\n")
+            assert server.stop() == 0
+        wrong = new_key(tmp_path / "wrong.key")
+        assert_one_line_error(serve(*args, **{VARIABLE: wrong}), VARIABLE, "wrong key")
+        worker = subprocess.run(
+            [sys.executable, "-m", "specsvc.cli", "project", "--database-url", url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, VARIABLE: wrong, "SPECSVC_LOG_FORMAT": "json"},
+            check=False,
+        )
+        assert_one_line_error(worker, VARIABLE, "wrong key")
+
+
+def test_verify_reports_stored_content_changed_on_disk(tmp_path: Path, cli: CLI) -> None:
+    key = new_key(tmp_path / "cipher.key")
+    db = str(tmp_path / "specs.db")
+    populate(db, key)
+    projections = str(tmp_path / "specs.projections.db")
+    with closing(sqlite3.connect(projections)) as connection:
+        (sealed,) = connection.execute(
+            "SELECT content FROM spec_versions WHERE version = 1"
+        ).fetchone()
+        flipped = bytearray(base64.b64decode(sealed))
+        flipped[-1] ^= 1
+        connection.execute(
+            "UPDATE spec_versions SET content = ? WHERE version = 1",
+            (base64.b64encode(bytes(flipped)).decode(),),
+        )
+        connection.commit()
+    code, out, err = cli("verify", "--db", db, key=key)
+    assert code == 1, out + err
+    (line,) = [line for line in out.splitlines() if "spec_versions" in line]
+    assert "content is '(stored content that does not decrypt)'" in line
