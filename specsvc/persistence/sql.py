@@ -178,17 +178,13 @@ _STATE_CHANGED = (
 )
 
 
-def projection(
-    row: EventRow, position: int, sealer: ContentSealer = PLAIN
-) -> list[tuple[str, dict[str, Any]]]:
-    """The statements, in order, that project one event into the read models (the
-    content sealed by ``sealer``)."""
+def projection(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]:
+    """The statements, in order, that project one event into the read models."""
     params = {
         **row.__dict__,
         "spec_id": str(row.spec_id),
         "timestamp": to_micros(row.timestamp),
         "size": None if row.content is None else len(row.content.encode("utf-8")),
-        "content": None if row.content is None else sealer.seal(row.content),
         "position": position,
     }
     statements = []
@@ -353,7 +349,12 @@ class ReadModelQueries(SpecReadModelRecorder):
         self, row: EventRow, position: int
     ) -> list[tuple[str, dict[str, Any]]]:
         """The statements that project one event, its content sealed."""
-        return projection(row, position, self.content_sealer)
+        statements = projection(row, position)
+        if row.content is not None and self.content_sealer is not PLAIN:
+            sealed = self.content_sealer.seal(row.content)
+            for _, params in statements:
+                params["content"] = sealed
+        return statements
 
     def dump_tables(self) -> dict[str, TableDump]:
         return {
