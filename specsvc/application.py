@@ -28,6 +28,7 @@ from specsvc.errors import (
 )
 from specsvc.persistence.chain import ChainBroken
 from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
+from specsvc.persistence.sealing import ContentSealer
 
 if TYPE_CHECKING:
     from eventsourcing.application import ProcessingEvent
@@ -97,6 +98,11 @@ class SpecApplication(Leader[UUID]):
         if new:
             logger.error("store corrupted at position %s: %s", position, error.message)
         return error
+
+    @property
+    def content_sealer(self) -> ContentSealer:
+        """Seals what the service stores beside the events with the events' cipher."""
+        return ContentSealer(self.mapper.cipher)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         processing_event.saved_kwargs["spec_timeline"] = [

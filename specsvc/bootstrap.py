@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from types import ModuleType
@@ -23,6 +24,7 @@ from specsvc.config import Settings
 from specsvc.errors import ConfigurationError, StoreCorrupted, StoreNotFound
 from specsvc.persistence.chain import CHAIN_KEY, ChainedLog, ChainKeyMismatch, read_key_file
 from specsvc.persistence.interfaces import SpecTimelineRecorder
+from specsvc.persistence.sealing import CipherKeyError, cipher_env
 from specsvc.persistence.sqlite import factory as sqlite
 from specsvc.persistence.sqlite.datastore import check_durable
 from specsvc.persistence.sqlite.files import remove_leftovers, store_exists
@@ -78,12 +80,19 @@ def postgres() -> ModuleType:
 
 
 def env_for(settings: Settings) -> dict[str, str]:
-    """The ``eventsourcing`` environment of the store that ``settings`` name."""
+    """The ``eventsourcing`` environment of the store that ``settings`` name, with the
+    cipher of ``--cipher-key-file`` (read here: a file that cannot be used is a
+    ConfigurationError)."""
+    cipher = cipher_env(settings.cipher_key_file)
     if settings.database_url:
-        env = postgres().library_env(settings.database_url)
+        env = postgres().library_env(settings.database_url, cipher)
     else:
         env = sqlite.library_env(
-            SpecApplication.name, SpecProjections.name, settings.db, settings.sqlite_lock_timeout
+            SpecApplication.name,
+            SpecProjections.name,
+            settings.db,
+            settings.sqlite_lock_timeout,
+            cipher,
         )
     return {**env, **chain_env(settings)}
 
@@ -99,14 +108,22 @@ def chain_env(settings: Settings) -> dict[str, str]:
     return {CHAIN_KEY: base64.b64encode(key).decode("ascii")}
 
 
+@contextmanager
+def key_checked() -> Iterator[None]:
+    """A key file that cannot be used, or a key that does not read the store (both found
+    as the store opens, before anything reads it), as a ConfigurationError."""
+    try:
+        yield
+    except (CipherKeyError, ChainKeyMismatch) as error:
+        raise ConfigurationError(str(error)) from None
+
+
 def start(settings: Settings, role: Role = Role.API) -> Components:
     """Start the parts; on the embedded store the projections catch up before this
     returns (but in maintenance). A server (``Role.API``) first checks the hash chain
     over the end of the log."""
-    try:
+    with key_checked():
         components = _start(settings, role)
-    except ChainKeyMismatch as error:
-        raise ConfigurationError(str(error)) from None
     if role is Role.API:
         try:
             check_chain_tail(components.application, settings.startup_check_events)
@@ -252,10 +269,8 @@ def start_worker(settings: Settings) -> ProjectionWorker:
             " --database-url postgresql://USER@HOST:PORT/DB (the embedded SQLite store's"
             " server, specsvc serve, runs its projections itself)"
         )
-    try:
+    with key_checked():
         worker = ProjectionWorker(env_for(settings))
-    except ChainKeyMismatch as error:
-        raise ConfigurationError(str(error)) from None
     try:
         check_chain_tail(worker.application, settings.startup_check_events)
         for name, described in worker.describe().items():

@@ -58,6 +58,12 @@ class Settings:
         " used, `serve` runs no projections and `specsvc project` runs them",
         commands=(*STORE, "project", "migrate"),
     )
+    cipher_key_file: str | None = setting(
+        None,
+        "file holding a base64 AES key (16, 24 or 32 bytes): event and snapshot states,"
+        " stored content and kept answers are encrypted with it (see Encryption at rest)",
+        commands=(*STORE, "project", "migrate"),
+    )
     redis_url: str | None = setting(
         None,
         "Redis query cache for published content and spec reads, `redis://HOST:PORT/N`;"

@@ -10,11 +10,12 @@ from eventsourcing.persistence import StoredEvent
 
 from specsvc.application import SNAPSHOT_INTERVAL, SpecApplication, timeline_entry
 from specsvc.domainmodel import Spec
-from specsvc.errors import BadRequest, StoreNotEmpty
+from specsvc.errors import BadRequest, ConfigurationError, StoreNotEmpty
 from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.import_check import log_differences, view_differences
 from specsvc.operator.records import stored_event
 from specsvc.persistence.interfaces import PositionedEvent
+from specsvc.persistence.sealing import KEY_FILE, CipherKeyError, check_key
 from specsvc.projections import replay
 
 BATCH = 500
@@ -35,6 +36,12 @@ def import_events(
     app = store.application
     if app.recorder.max_notification_id() or store.service.projected_position():
         raise StoreNotEmpty("the store already holds events; import only into an empty store")
+    if records:  # an export read with the wrong key, or none, is a setting to fix
+        newest = stored_event(records[-1])
+        try:
+            check_key(newest, app.mapper.cipher, app.env.get(KEY_FILE), "the export")
+        except CipherKeyError as error:
+            raise ConfigurationError(str(error)) from None
     incoming = [_decode(app, record) for record in records]  # all of it, before writing
     _check_sequences(incoming)
     _insert(app, incoming, progress)

@@ -23,10 +23,12 @@ from specsvc.persistence.interfaces import (
     SpecReadModelRecorder,
     SpecTimelineRecorder,
     SummaryQuery,
+    TableDump,
     TimelineEntry,
     from_micros,
     to_micros,
 )
+from specsvc.persistence.sealing import PLAIN, ContentSealer
 
 T = TypeVar("T")
 # Rows sent to the database in one round trip when a whole log is copied.
@@ -328,11 +330,56 @@ class TimelineQueries(SpecTimelineRecorder):
 
 
 class ReadModelQueries(SpecReadModelRecorder):
-    """The read models' queries, for a backend that can fetch rows as dicts."""
+    """The read models' queries, for a backend that can fetch rows as dicts.
+
+    Content is stored sealed by ``content_sealer`` (set by the backend's factory when the
+    store is encrypted) and opened as it is read."""
+
+    content_sealer: ContentSealer = PLAIN
 
     @abstractmethod
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         """The rows ``statement`` selects, decoded, in a read-only transaction."""
+
+    @abstractmethod
+    def stored_tables(self) -> dict[str, TableDump]:
+        """Every read-model row as stored (content sealed), ordered: for copying."""
+
+    def projection_statements(
+        self, row: EventRow, position: int
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The statements that project one event, its content sealed."""
+        statements = projection(row, position)
+        if row.content is not None and self.content_sealer is not PLAIN:
+            sealed = self.content_sealer.seal(row.content)
+            for _, params in statements:
+                params["content"] = sealed
+        return statements
+
+    def dump_tables(self) -> dict[str, TableDump]:
+        return {
+            table: self._opened_dump(dump) for table, dump in self.stored_tables().items()
+        }
+
+    def _opened_dump(self, dump: TableDump) -> TableDump:
+        if "content" not in dump.columns or self.content_sealer is PLAIN:
+            return dump
+        at = dump.columns.index("content")
+        rows = [(*row[:at], self._opened_or_not(row[at]), *row[at + 1 :]) for row in dump.rows]
+        return TableDump(dump.columns, rows, dump.key_width)
+
+    def _opened_or_not(self, sealed: str) -> str:
+        # A dump is compared with a rebuild: content that does not decrypt (changed on
+        # disk) is a difference to report, not a reason to stop comparing.
+        try:
+            return self.content_sealer.open(sealed)
+        except ValueError:
+            return "(stored content that does not decrypt)"
+
+    def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("content") is not None:
+            row["content"] = self.content_sealer.open(row["content"])
+        return row
 
     def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
         return self._rows(*summaries(query))
@@ -343,11 +390,11 @@ class ReadModelQueries(SpecReadModelRecorder):
 
     def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
         rows = self._rows(PUBLISHED, {"spec_id": str(spec_id)})
-        return rows[0] if rows else None
+        return self._opened(rows[0]) if rows else None
 
     def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
         rows = self._rows(VERSION, {"spec_id": str(spec_id), "version": version})
-        return rows[0] if rows else None
+        return self._opened(rows[0]) if rows else None
 
     def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
         return self._rows(VERSIONS, {"spec_id": str(spec_id)})

@@ -205,7 +205,12 @@ class SpecCommands:
         if key is None:
             return self._acknowledged(run(None))
         once = Idempotency.of(
-            key, principal, command, arguments, self.settings.idempotency_retention
+            key,
+            principal,
+            command,
+            arguments,
+            self.settings.idempotency_retention,
+            self._app.content_sealer,
         )
         for _ in range(KEY_RACE_ATTEMPTS):
             with store_errors():

@@ -19,6 +19,7 @@ from specsvc.application import SpecApplication
 from specsvc.domainmodel import Spec
 from specsvc.errors import BadRequest, IdempotencyKeyReused
 from specsvc.persistence.interfaces import RememberedAnswer
+from specsvc.persistence.sealing import PLAIN, ContentSealer
 from specsvc.service.resources import CommandResult, spec_resource
 
 KEY = re.compile(r"^[\x20-\x7e]{1,128}$")
@@ -43,17 +44,25 @@ class Idempotency:
     request_sha256: str
     now: datetime
     retention: timedelta
+    # Answers hold spec content: an encrypted store keeps them sealed with its key.
+    sealer: ContentSealer = PLAIN
 
     @classmethod
     def of(
-        cls, key: str, principal: str, command: str, arguments: dict[str, Any], retention: float
+        cls,
+        key: str,
+        principal: str,
+        command: str,
+        arguments: dict[str, Any],
+        retention: float,
+        sealer: ContentSealer = PLAIN,
     ) -> Idempotency:
         request = json.dumps(
             {"command": command, "arguments": arguments}, sort_keys=True, default=str
         )
         digest = hashlib.sha256(request.encode("utf-8")).hexdigest()
         now = datetime.now(UTC)
-        return cls(checked_key(key), principal, digest, now, timedelta(hours=retention))
+        return cls(checked_key(key), principal, digest, now, timedelta(hours=retention), sealer)
 
     def recalled(self, app: SpecApplication) -> CommandResult | None:
         """The answer kept under this key, if any; IdempotencyKeyReused for another request."""
@@ -65,7 +74,7 @@ class Idempotency:
                 "this idempotency key was used for a different request; use a new key",
                 details={"idempotency_key": self.key},
             )
-        answer = json.loads(kept.answer)
+        answer = json.loads(self.sealer.open(kept.answer))
         spec = answer["spec"]
         for field in _TIMES:
             spec[field] = datetime.fromisoformat(spec[field])
@@ -81,7 +90,7 @@ class Idempotency:
             self.principal,
             self.key,
             self.request_sha256,
-            answer,
+            self.sealer.seal(answer),
             self.now,
             self.now - self.retention,
             position,

@@ -28,6 +28,7 @@ from specsvc.persistence.postgres.connections import (
 from specsvc.persistence.postgres.events import SpecEventRecorder
 from specsvc.persistence.postgres.readmodel import SpecProjectionRecorder
 from specsvc.persistence.postgres.selects import SnapshotRecorder
+from specsvc.persistence.sealing import ContentSealer, check_store
 
 TOPIC = f"{__name__}:Factory"
 
@@ -76,12 +77,15 @@ class Factory(SQLAlchemyFactory):
         with schema_lock(self.url):
             recorder = super().application_recorder()
         recorder.url = self.url  # type: ignore[attr-defined]
+        # Refuse a key that does not read the store (or a missing one) before anything does.
+        check_store(recorder, self.cipher(), self.env)
         return recorder
 
     def process_recorder(self) -> ProcessRecorder:
         with schema_lock(self.url):
             recorder = super().process_recorder()
         recorder.url = self.url  # type: ignore[attr-defined]
+        recorder.content_sealer = ContentSealer(self.cipher())  # type: ignore[attr-defined]
         return recorder
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
@@ -89,9 +93,10 @@ class Factory(SQLAlchemyFactory):
             return super().aggregate_recorder(purpose)
 
 
-def library_env(url: str) -> dict[str, str]:
-    """The ``eventsourcing`` environment of the store at ``url`` (postgresql://...)."""
-    return {"PERSISTENCE_MODULE": TOPIC, "SQLALCHEMY_URL": sqlalchemy_url(url)}
+def library_env(url: str, cipher: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``eventsourcing`` environment of the store at ``url`` (postgresql://...),
+    with ``cipher``'s entries (``sealing.cipher_env``) when the store is encrypted."""
+    return {"PERSISTENCE_MODULE": TOPIC, "SQLALCHEMY_URL": sqlalchemy_url(url), **(cipher or {})}
 
 
 def store_exists(url: str, application_name: str) -> bool:

@@ -97,9 +97,8 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
                     self._project(session, row, position)
             self._announce(session, batch[-1][0])
 
-    @staticmethod
-    def _project(session: Session, row: EventRow, position: int) -> None:
-        for statement, params in sql.projection(row, position):
+    def _project(self, session: Session, row: EventRow, position: int) -> None:
+        for statement, params in self.projection_statements(row, position):
             session.execute(text(statement), params)
 
     @staticmethod
@@ -165,7 +164,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
 
     # --- queries ------------------------------------------------------------------------------
 
-    def dump_tables(self) -> dict[str, TableDump]:
+    def stored_tables(self) -> dict[str, TableDump]:
         dump = {}
         with self.transaction(commit=False) as session:
             for table, key in READ_MODEL_KEYS.items():
@@ -205,7 +204,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
                 position = tracked(leader) or 0
                 if (live or 0) > position and not force:
                     raise _Behind
-                self._copy(session, fresh.dump_tables())
+                self._copy(session, cast(ReadModelQueries, fresh).stored_tables())
                 session.execute(
                     text(f"DELETE FROM {self.tracking_table_name} WHERE application_name=:name"),
                     {"name": leader},

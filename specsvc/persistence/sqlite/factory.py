@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import Any
 from uuid import uuid4
 
+from eventsourcing.persistence import ApplicationRecorder, ProcessRecorder
 from eventsourcing.sqlite import SQLiteFactory
 
 from specsvc.persistence.chain import bound
+from specsvc.persistence.sealing import ContentSealer, check_store
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.events import SpecEventRecorder
 from specsvc.persistence.sqlite.files import projections_path
@@ -41,13 +43,29 @@ class Factory(SQLiteFactory):
         # to hand it the chain key first: bind the key to the class it builds.
         self.application_recorder_class = bound(SpecEventRecorder, env)  # type: ignore[assignment]
 
+    def application_recorder(self) -> ApplicationRecorder:
+        # Refuse a key that does not read the store (or a missing one) before anything does.
+        recorder = super().application_recorder()
+        check_store(recorder, self.cipher(), self.env)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = super().process_recorder()
+        recorder.content_sealer = ContentSealer(self.cipher())  # type: ignore[attr-defined]
+        return recorder
+
 
 def library_env(
-    events_app: str, projections_app: str, db: str | None, lock_timeout: int
+    events_app: str,
+    projections_app: str,
+    db: str | None,
+    lock_timeout: int,
+    cipher: dict[str, str] | None = None,
 ) -> dict[str, str]:
     """The ``eventsourcing`` environment: one database per application.
 
-    ``db`` is the event store's file, or None for a private pair of in-memory databases.
+    ``db`` is the event store's file, or None for a private pair of in-memory databases;
+    ``cipher`` holds the cipher's entries (``sealing.cipher_env``) of an encrypted store.
     """
     if db is None:
         events, projections = memory_database("events"), memory_database("projections")
@@ -58,6 +76,7 @@ def library_env(
         f"{events_app.upper()}_SQLITE_DBNAME": events,
         f"{projections_app.upper()}_SQLITE_DBNAME": projections,
         "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
+        **(cipher or {}),
     }
 
 

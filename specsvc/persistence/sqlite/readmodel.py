@@ -55,11 +55,13 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
         positions = super()._insert_events(c, stored_events, **kwargs)
         row: EventRow | None = kwargs.get("spec_event")
         if row is not None:
-            for statement, params in sql.projection(row, kwargs["tracking"].notification_id):
+            for statement, params in self.projection_statements(
+                row, kwargs["tracking"].notification_id
+            ):
                 c.execute(statement, params)
         return positions
 
-    def dump_tables(self) -> dict[str, TableDump]:
+    def stored_tables(self) -> dict[str, TableDump]:
         dump = {}
         with self.datastore.transaction(commit=False) as c:
             for table, key in READ_MODEL_KEYS.items():
