@@ -63,10 +63,6 @@ def store_errors() -> Iterator[None]:
         raise Unavailable(f"event store unavailable: {error}") from error
 
 
-def chain_broken(error: ChainBroken) -> StoreCorrupted:
-    return StoreCorrupted(
-        f"{error}; run specsvc verify", details={"position": error.position, "kind": error.kind}
-    )
 
 
 class SpecApplication(Leader[UUID]):
@@ -98,6 +94,19 @@ class SpecApplication(Leader[UUID]):
         if new:
             logger.error("store corrupted at position %s: %s", position, error.message)
         return error
+
+    def broken(self, error: ChainBroken, spec: UUID) -> StoreCorrupted:
+        """StoreCorrupted for a spec's event or snapshot that fails its hash, noted."""
+        return self.corrupted(self._as_corrupted(error, spec))
+
+    def _as_corrupted(self, error: ChainBroken, spec: UUID) -> StoreCorrupted:
+        position = error.position
+        if position is None and error.version is not None:  # a snapshot: where its event is
+            position = self.timeline.position_of(spec, error.version)
+        return StoreCorrupted(
+            f"{error}; run specsvc verify",
+            details={"position": position, "kind": error.kind},
+        )
 
     @property
     def content_sealer(self) -> ContentSealer:
@@ -194,7 +203,7 @@ class SpecApplication(Leader[UUID]):
             if position is None or self.recorder.select_events(spec.id, gt=base, lte=base + 1):
                 return
         except ChainBroken as error:
-            raise self.corrupted(chain_broken(error)) from None
+            raise self.broken(error, spec.id) from None
         raise self.corrupted(
             StoreCorrupted(
                 f"spec {spec.name!r}: its event {base + 1} (position {position}) is gone from"
@@ -219,8 +228,8 @@ class SpecApplication(Leader[UUID]):
                 return cast(Spec, self.repository.get(spec_id(name), version=sequence))
             except AggregateNotFoundError:
                 raise SpecNotFound(f"spec {name!r} not found", details={"name": name}) from None
-            except ChainBroken as error:  # an event that does not match the chain
-                raise self.corrupted(chain_broken(error)) from None
+            except ChainBroken as error:  # an event or snapshot that fails its hash
+                raise self.broken(error, spec_id(name)) from None
             except (PersistenceError, SpecServiceError):
                 raise
             except Exception as error:  # an event or snapshot that cannot be decoded
@@ -233,8 +242,11 @@ class SpecApplication(Leader[UUID]):
         try:
             events = self.recorder.select_events(spec)
         except ChainBroken as broken:
-            return chain_broken(broken)
-        for stored in events:
+            return self._as_corrupted(broken, spec)
+        for expected, stored in enumerate(events, start=1):
+            if stored.originator_version != expected:  # a gap: that event is gone
+                position, kind = self.timeline.position_of(spec, expected), "deleted"
+                break
             try:
                 self.mapper.to_domain_event(stored)
             except Exception:
@@ -266,7 +278,7 @@ class SpecApplication(Leader[UUID]):
             try:
                 (event,) = self.events.get(spec.id, gt=sequence - 1, lte=sequence)
             except ChainBroken as error:
-                raise self.corrupted(chain_broken(error)) from None
+                raise self.broken(error, spec.id) from None
         return cast(Any, event)
 
     def position_of(self, spec: Spec) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 
 from specsvc.cli.options import add_setting_options, settings_from
 from specsvc.config import Settings
-from specsvc.errors import ConfigurationError
+from specsvc.errors import ConfigurationError, StoreCorrupted
 from specsvc.observability import logs
 
 logger = logging.getLogger("specsvc.serve")
@@ -122,7 +122,7 @@ def open_store(settings: Settings) -> Any:
     except ValueError as error:  # a spec types folder or plugin that cannot be loaded
         raise ConfigurationError(_first_line(error)) from None
     except Exception as error:
-        if isinstance(error, ConfigurationError):
+        if isinstance(error, (ConfigurationError, StoreCorrupted)):
             raise
         if settings.database_url:
             raise ConfigurationError(

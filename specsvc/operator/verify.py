@@ -98,8 +98,10 @@ def _snapshot_problems(app: SpecApplication, spec_id: UUID) -> list[Problem]:
     version; events that cannot be read are named by position."""
     snapshots = app.snapshots
     assert snapshots is not None
+    recorder: Any = snapshots.recorder
     try:
-        stored = {s.originator_version: s for s in snapshots.recorder.select_events(spec_id)}
+        stored = {s.originator_version: s for s in recorder.select_unchecked(spec_id)}
+        hashes = recorder.snapshot_hashes(spec_id)
         events = list(app.events.get(spec_id))
     except ChainBroken as error:  # the chain walk named it too
         return [Problem(error.position, error.kind, str(error))]
@@ -108,11 +110,19 @@ def _snapshot_problems(app: SpecApplication, spec_id: UUID) -> list[Problem]:
     found: list[Problem] = []
     aggregate: Any = None
     event: Any
-    for event in events:
-        aggregate = event.mutate(aggregate)
+    for expected, event in enumerate(events, start=1):
+        if event.originator_version != expected:  # the chain walk names the gap too
+            position = app.timeline.position_of(spec_id, expected)
+            return [*found, Problem(position, "deleted", f"event {expected} of spec {spec_id}")]
+        try:
+            aggregate = event.mutate(aggregate)
+        except Exception as error:
+            position = app.timeline.position_of(spec_id, expected)
+            return [*found, Problem(position, "edited", f"cannot be replayed: {error!r}")]
         snapshot = stored.pop(event.originator_version, None)
         if snapshot is not None:
             found += _compare_snapshot(app, spec_id, snapshot, aggregate)
+            found += _check_hash(app, spec_id, snapshot, hashes.get(snapshot.originator_version))
     for version in stored:  # snapshots of events the log does not hold
         found.append(
             Problem(
@@ -143,6 +153,28 @@ def _compare_snapshot(
             _attributes(restored),
             expected_by="the replay of its events",
             actual_by="the snapshot",
+        )
+    ]
+
+
+def _check_hash(
+    app: SpecApplication, spec_id: UUID, snapshot: StoredEvent, digest: bytes | None
+) -> list[Problem]:
+    """A snapshot's hash, where it has one (those taken before the chain existed have
+    none, and are never read by the service)."""
+    chain = app.recorder.chain  # type: ignore[attr-defined]
+    version = snapshot.originator_version
+    if (
+        digest is None
+        or chain.snapshot_hash(spec_id, version, snapshot.topic, snapshot.state) == digest
+    ):
+        return []
+    position = app.timeline.position_of(spec_id, version)
+    return [
+        Problem(
+            position,
+            "snapshot differs",
+            f"the snapshot at event {version} of spec {spec_id} does not match its hash",
         )
     ]
 

@@ -22,7 +22,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,19 @@ TABLES = {
         "position BIGINT PRIMARY KEY, hash BYTEA NOT NULL, written_at BIGINT NOT NULL)",
     ],
 }
+SNAPSHOT_TABLES = {
+    "sqlite": "CREATE TABLE IF NOT EXISTS snapshot_chain (originator_id TEXT NOT NULL,"
+    " originator_version INTEGER NOT NULL, hash BLOB NOT NULL,"
+    " PRIMARY KEY (originator_id, originator_version))",
+    "postgres": "CREATE TABLE IF NOT EXISTS snapshot_chain (originator_id UUID NOT NULL,"
+    " originator_version BIGINT NOT NULL, hash BYTEA NOT NULL,"
+    " PRIMARY KEY (originator_id, originator_version))",
+}
+INSERT_SNAPSHOT_HASH = (
+    "INSERT INTO snapshot_chain (originator_id, originator_version, hash)"
+    " VALUES (:id, :version, :hash) ON CONFLICT DO NOTHING"
+)
+SNAPSHOT_HASHES = "SELECT originator_version, hash FROM snapshot_chain WHERE originator_id = :id"
 LAST_LINK = "SELECT position, previous, hash FROM event_chain ORDER BY position DESC LIMIT 1"
 INSERT_LINK = (
     "INSERT INTO event_chain (position, previous, hash) VALUES (:position, :previous, :hash)"
@@ -88,12 +101,14 @@ class Link:
 
 
 class ChainBroken(Exception):
-    """A stored event that does not match its link, or has none (the application layer
-    answers StoreCorrupted)."""
+    """A stored event that does not match its link, or has none, or a snapshot that does
+    not match its hash (the application layer answers StoreCorrupted)."""
 
-    def __init__(self, position: int, kind: str, what: str):
-        super().__init__(f"the stored event at position {position} {what} ({kind})")
-        self.position, self.kind = position, kind
+    def __init__(self, position: int | None, kind: str, what: str, version: int | None = None):
+        where = f"position {position}" if position is not None else f"event {version}"
+        noun = "snapshot" if kind == "snapshot differs" else "stored event"
+        super().__init__(f"the {noun} at {where} {what} ({kind})")
+        self.position, self.kind, self.version = position, kind, version
 
 
 class ChainKeyMismatch(Exception):
@@ -156,6 +171,34 @@ class Chain:
             yield Link(position, previous, digest)
             previous, previous_hash = position, digest
 
+    def snapshot_hash(self, originator_id: Any, version: int, topic: str, state: bytes) -> bytes:
+        """A snapshot's own hash: a snapshot sits outside the log, so it is not linked,
+        but one edited or forged without the key does not match it."""
+        topic_bytes = topic.encode("utf-8")
+        return self._mac(
+            b"".join(
+                (
+                    b"specsvc snapshot\0",
+                    as_uuid(originator_id).bytes,
+                    struct.pack(">qI", version, len(topic_bytes)),
+                    topic_bytes,
+                    bytes(state),
+                )
+            )
+        )
+
+    def snapshot_rows(self, stored: Sequence[Any], originator_id: Any) -> list[dict[str, Any]]:
+        """The snapshot_chain rows of newly stored snapshots (``originator_id`` as the
+        snapshots table stores it)."""
+        return [
+            {
+                "id": originator_id(s.originator_id),
+                "version": s.originator_version,
+                "hash": self.snapshot_hash(s.originator_id, s.originator_version, s.topic, s.state),
+            }
+            for s in stored
+        ]
+
     def rows_after(
         self, last: Sequence[Any] | None, positions: Sequence[int], stored: Sequence[Any]
     ) -> list[dict[str, Any]]:
@@ -189,9 +232,7 @@ class Chain:
         (position, originator id, version, topic, state), in position order; logged."""
         from eventsourcing.persistence import StoredEvent
 
-        events = (
-            (row[0], StoredEvent(row[1], row[2], row[3], bytes(row[4]))) for row in rows
-        )
+        events = ((row[0], StoredEvent(row[1], row[2], row[3], bytes(row[4]))) for row in rows)
         links = [link.params() for link in self.links(None, events)]
         if links:
             logger.warning(
@@ -223,7 +264,10 @@ class Chain:
 CHAIN_KEY = "CHAIN_KEY"  # the library environment's key: the chain key, base64
 
 
-def bound(recorder_class: type[ChainedLog], env: Any) -> type[ChainedLog]:
+R = TypeVar("R")
+
+
+def bound(recorder_class: type[R], env: Any) -> type[R]:
     """``recorder_class`` with the chain that the library environment's key names."""
     import base64
 
@@ -269,20 +313,56 @@ def select_checked_sql(
 ) -> str:
     """An aggregate's events with their links and the hash each chains to (named
     parameters ``id``, ``gt``, ``lte``, ``limit``)."""
-    where = ["e.originator_id = :id"]
-    if gt:
-        where.append("e.originator_version > :gt")
-    if lte:
-        where.append("e.originator_version <= :lte")
     return (
         f"SELECT e.{position}, e.originator_version, e.topic, e.state,"
         " c.previous, c.hash, p.hash"
         f" FROM {table} e LEFT JOIN event_chain c ON c.position = e.{position}"
         " LEFT JOIN event_chain p ON p.position = c.previous"
+        + _window("e", gt, lte, desc, limit)
+    )
+
+
+def _window(alias: str, gt: bool, lte: bool, desc: bool, limit: bool) -> str:
+    """WHERE, ORDER BY and LIMIT of one aggregate's rows in a version window."""
+    where = [f"{alias}.originator_id = :id"]
+    if gt:
+        where.append(f"{alias}.originator_version > :gt")
+    if lte:
+        where.append(f"{alias}.originator_version <= :lte")
+    return (
         f" WHERE {' AND '.join(where)}"
-        f" ORDER BY e.originator_version {'DESC' if desc else 'ASC'}"
+        f" ORDER BY {alias}.originator_version {'DESC' if desc else 'ASC'}"
         + (" LIMIT :limit" if limit else "")
     )
+
+
+def select_snapshots_sql(table: str, gt: bool, lte: bool, desc: bool, limit: bool) -> str:
+    """An aggregate's snapshots that carry a hash, with it; one without (taken before
+    the chain existed, or forged) is never read, and the events are replayed instead."""
+    return (
+        "SELECT s.originator_version, s.topic, s.state, h.hash"
+        f" FROM {table} s JOIN snapshot_chain h ON h.originator_id = s.originator_id"
+        " AND h.originator_version = s.originator_version" + _window("s", gt, lte, desc, limit)
+    )
+
+
+def checked_snapshots(chain: Chain, originator_id: Any, rows: Iterable[Sequence[Any]]) -> list[Any]:
+    """The snapshots of ``rows`` (from ``select_snapshots_sql``), each checked against
+    its hash; ChainBroken names the first that fails."""
+    from eventsourcing.persistence import StoredEvent
+
+    snapshots = []
+    for version, topic, state, digest in rows:
+        state = bytes(state) if isinstance(state, memoryview) else state
+        expected = chain.snapshot_hash(originator_id, version, topic, state)
+        if not hmac.compare_digest(expected, bytes(digest)):
+            raise ChainBroken(None, "snapshot differs", "does not match its hash", version)
+        snapshots.append(
+            StoredEvent(
+                originator_id=originator_id, originator_version=version, topic=topic, state=state
+            )
+        )
+    return snapshots
 
 
 def checked_events(chain: Chain, originator_id: Any, rows: Iterable[Sequence[Any]]) -> list[Any]:

@@ -65,7 +65,8 @@ class Factory(SQLAlchemyFactory):
         )
         # The library builds a recorder and creates its tables in one call, with no hook
         # to hand it the chain key first: bind the key to the class it builds.
-        self.application_recorder_class = bound(SpecEventRecorder, env)  # type: ignore[assignment]
+        self.application_recorder_class = bound(SpecEventRecorder, env)
+        self.aggregate_recorder_class = bound(SnapshotRecorder, env)
 
     def close(self) -> None:
         # The library leaves its engine's pooled connections open when an application

@@ -18,6 +18,7 @@ from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.events import SpecEventRecorder
 from specsvc.persistence.sqlite.files import projections_path
 from specsvc.persistence.sqlite.readmodel import SpecProjectionRecorder
+from specsvc.persistence.sqlite.snapshots import SnapshotRecorder
 
 TOPIC = f"{__name__}:Factory"
 
@@ -41,7 +42,8 @@ class Factory(SQLiteFactory):
         old.close()
         # The library builds a recorder and creates its tables in one call, with no hook
         # to hand it the chain key first: bind the key to the class it builds.
-        self.application_recorder_class = bound(SpecEventRecorder, env)  # type: ignore[assignment]
+        self.application_recorder_class = bound(SpecEventRecorder, env)
+        self.aggregate_recorder_class = bound(SnapshotRecorder, env)
 
     def application_recorder(self) -> ApplicationRecorder:
         # Refuse a key that does not read the store (or a missing one) before anything does.

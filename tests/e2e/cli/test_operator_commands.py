@@ -22,6 +22,7 @@ from specsvc import SpecService, bootstrap
 from specsvc.cli import main
 from specsvc.cli.io import Progress
 from specsvc.config import Settings
+from specsvc.domainmodel import spec_id
 from specsvc.errors import DestinationExists, StoreNotEmpty
 from specsvc.operator import (
     export_events,
@@ -230,7 +231,9 @@ def test_verify_finds_a_snapshot_that_disagrees_with_the_events(store: str) -> N
     )
     assert differences(store) == [
         "position 11: snapshot differs: spec counter at event 10.created_by: the snapshot"
-        " has 'mallory', the replay of its events has 'bob'"
+        " has 'mallory', the replay of its events has 'bob'",
+        f"position 11: snapshot differs: the snapshot at event 10 of spec {spec_id('counter')}"
+        " does not match its hash",
     ]
 
 

@@ -1,0 +1,299 @@
+"""Direct edits of the SQLite files, as an attacker with write access to them would make:
+``verify`` names each one's position and kind, and the service either refuses to start
+or answers StoreCorrupted for the spec concerned (docs/behaviour.md, Tamper evidence).
+
+The store: spec ``alpha`` with 25 events at positions 1-25 (snapshots at its events 10 and
+20), ``beta`` with 3 at 26-28, ``gamma`` with 1 at 29.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from specsvc import SpecService, bootstrap
+from specsvc.cli import main
+from specsvc.config import Settings
+from specsvc.domainmodel import spec_id
+from specsvc.errors import StoreCorrupted
+from specsvc.operator import verify_store
+from specsvc.persistence.sqlite.files import projections_path
+
+ALPHA, BETA, GAMMA = (spec_id(name).hex for name in ("alpha", "beta", "gamma"))
+EVENTS = "stored_events"
+
+
+@pytest.fixture(scope="module")
+def original(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    db = tmp_path_factory.mktemp("original") / "specs.db"
+    with SpecService.open(str(db)) as svc:
+        svc.create_spec("alpha", "generic", "n: 1\n", actor="alice")
+        for n in range(2, 26):
+            svc.update_spec("alpha", f"n: {n}\n", actor="alice", reason=f"v{n}")
+        svc.create_spec("beta", "generic", "b: 1\n", actor="bob")
+        svc.update_spec("beta", "b: 2\n", actor="bob", reason="two")
+        svc.publish_spec("beta", actor="carol", reason="ship")
+        svc.create_spec("gamma", "generic", "g: 1\n", actor="bob")
+    return db
+
+
+@pytest.fixture
+def db(original: Path, tmp_path: Path) -> Path:
+    """A copy of the store for one test to edit."""
+    copy = tmp_path / "specs.db"
+    shutil.copy(original, copy)
+    shutil.copy(projections_path(str(original)), projections_path(str(copy)))
+    return copy
+
+
+def edit(path: Path | str, *statements: str, params: tuple[Any, ...] = ()) -> None:
+    with closing(sqlite3.connect(path)) as connection:
+        for statement in statements:
+            connection.execute(statement, params if "?" in statement else ())
+        connection.commit()
+
+
+def rows(path: Path, statement: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute(statement).fetchall()
+
+
+def verified(db: Path) -> dict[str, Any]:
+    store = bootstrap.open_existing(Settings(db=str(db)), bootstrap.Role.TOOL)
+    try:
+        return verify_store(store)
+    finally:
+        store.service.close()
+
+
+def kinds(report: dict[str, Any]) -> set[tuple[int | None, str]]:
+    return {(p["position"], p["kind"]) for p in report["problems"]}
+
+
+def refused_start(db: Path) -> StoreCorrupted:
+    with pytest.raises(StoreCorrupted) as refused:
+        SpecService.open(str(db))
+    return refused.value
+
+
+def moment_of(svc: SpecService, name: str, sequence: int) -> datetime:
+    events = svc.history(name)["events"]
+    return datetime.fromisoformat(str(events[sequence - 1]["timestamp"]))
+
+
+@pytest.fixture
+def running(db: Path) -> Iterator[SpecService]:
+    """The service, started before the edit (its start-up check passed)."""
+    with SpecService.open(str(db)) as svc:
+        yield svc
+
+
+def test_an_untouched_store_verifies_and_starts(db: Path) -> None:
+    report = verified(db)
+    assert report["differences"] == [] and report["events"] == 29
+    with SpecService.open(str(db)) as svc:
+        assert svc.get_spec("alpha")["version"] == 25
+
+
+def test_an_edited_event_payload(db: Path, running: SpecService) -> None:
+    edit(
+        db,
+        f"UPDATE {EVENTS} SET state = CAST(replace(CAST(state AS TEXT), 'n: 5', 'n: 500')"
+        " AS BLOB) WHERE rowid = 5",
+    )
+    assert (5, "edited") in kinds(verified(db))
+    assert refused_start(db).details["position"] == 5
+    with pytest.raises(StoreCorrupted) as answered:
+        running.get_spec("alpha", version=5)
+    assert answered.value.details == {"position": 5, "kind": "edited"}
+    assert running.store_status()["state"] == "corrupted"
+    assert running.store_status()["position"] == 5
+
+
+def test_an_event_deleted_from_the_middle(db: Path, running: SpecService) -> None:
+    edit(db, f"DELETE FROM {EVENTS} WHERE rowid = 27")
+    assert (27, "deleted") in kinds(verified(db))
+    assert refused_start(db).details == {"position": 27, "kind": "deleted", "problems": 1}
+    with pytest.raises(StoreCorrupted) as answered:
+        running.get_spec("beta")
+    assert answered.value.details["position"] == 27
+    with pytest.raises(StoreCorrupted):  # its next write cannot win either
+        running.update_spec("beta", "b: 3\n", actor="bob", reason="three")
+
+
+def test_an_event_deleted_with_its_link(db: Path, running: SpecService) -> None:
+    edit(db, f"DELETE FROM {EVENTS} WHERE rowid = 27", "DELETE FROM event_chain WHERE position=27")
+    assert (27, "deleted") in kinds(verified(db))
+    assert refused_start(db).details["position"] == 27
+    with pytest.raises(StoreCorrupted) as answered:
+        running.get_spec("beta")
+    assert answered.value.details == {"position": 27, "kind": "deleted"}
+
+
+def swap(db: Path, a: int, b: int) -> None:
+    """The events at positions ``a`` and ``b`` trade places."""
+    edit(
+        db,
+        f"UPDATE {EVENTS} SET rowid = -1 WHERE rowid = {a}",
+        f"UPDATE {EVENTS} SET rowid = {a} WHERE rowid = {b}",
+        f"UPDATE {EVENTS} SET rowid = {b} WHERE rowid = -1",
+    )
+
+
+def test_two_events_swapped(db: Path, running: SpecService) -> None:
+    swap(db, 22, 23)
+    report = verified(db)
+    assert {(22, "reordered"), (23, "reordered")} <= kinds(report)
+    assert refused_start(db).details["position"] == 22
+    with pytest.raises(StoreCorrupted):
+        running.get_spec("alpha")
+
+
+def test_a_forged_event_appended_with_its_timeline_row(db: Path, running: SpecService) -> None:
+    # gamma's "second event": beta's update, re-addressed, and a timeline row to match.
+    (topic, state), *_ = rows(db, f"SELECT topic, state FROM {EVENTS} WHERE rowid = 27")
+    (timestamp,), *_ = rows(db, "SELECT timestamp FROM spec_timeline WHERE position = 29")
+    edit(
+        db,
+        f"INSERT INTO {EVENTS} (rowid, originator_id, originator_version, topic, state)"
+        " VALUES (30, ?, 2, ?, ?)",
+        params=(GAMMA, topic, state),
+    )
+    edit(
+        db,
+        "INSERT INTO spec_timeline (spec_id, sequence, position, timestamp, content_version)"
+        " VALUES (?, 2, 30, ?, 2)",
+        params=(rows(db, "SELECT spec_id FROM spec_timeline WHERE position = 29")[0][0], timestamp),
+    )
+    assert (30, "inserted") in kinds(verified(db))
+    assert refused_start(db).details == {"position": 30, "kind": "inserted", "problems": 1}
+    with pytest.raises(StoreCorrupted) as answered:
+        running.get_spec("gamma")
+    assert answered.value.details == {"position": 30, "kind": "inserted"}
+
+
+def truncate(db: Path, after: int) -> None:
+    """The last events gone, with their links, timeline rows and read models."""
+    edit(
+        db,
+        f"DELETE FROM {EVENTS} WHERE rowid > {after}",
+        f"DELETE FROM event_chain WHERE position > {after}",
+        f"DELETE FROM spec_timeline WHERE position > {after}",
+    )
+    for suffix in ("", "-wal", "-shm"):
+        Path(projections_path(str(db)) + suffix).unlink(missing_ok=True)
+
+
+def test_the_last_events_truncated_are_found_against_a_checkpoint(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checkpoint = tmp_path / "head.json"
+    assert main(["verify", "--db", str(db), "--checkpoint", str(checkpoint)]) == 0
+    assert "checkpoint at position 29 written" in capsys.readouterr().out
+    truncate(db, 26)
+    edit(db, "DELETE FROM chain_checkpoints")  # the store forgets it; the file does not
+    assert verified(db)["differences"] == []  # consistent with itself...
+    assert main(["verify", "--db", str(db), "--against", str(checkpoint), "--json"]) == 1
+    import json
+
+    report = json.loads(capsys.readouterr().out)
+    assert {"position": 29, "kind": "truncated"} in [
+        {"position": p["position"], "kind": p["kind"]} for p in report["problems"]
+    ]
+
+
+def test_a_truncation_below_a_checkpoint_the_store_knows_stops_the_start(
+    db: Path, tmp_path: Path
+) -> None:
+    assert main(["verify", "--db", str(db), "--checkpoint", str(tmp_path / "head.json")]) == 0
+    truncate(db, 26)
+    refused = refused_start(db)
+    assert refused.details["position"] == 29 and refused.details["kind"] == "truncated"
+
+
+def test_a_historical_snapshot_edited(db: Path, running: SpecService) -> None:
+    edit(
+        db,
+        "UPDATE stored_snapshots SET state = CAST(replace(CAST(state AS TEXT), 'n: 10',"
+        " 'n: 1000') AS BLOB) WHERE originator_version = 10",
+    )
+    assert (10, "snapshot differs") in kinds(verified(db))
+    # Event 15 of alpha is read from the snapshot at its event 10: refused, never served.
+    with pytest.raises(StoreCorrupted) as answered:
+        running.get_spec("alpha", as_of=moment_of(running, "alpha", 15))
+    assert answered.value.details == {"position": 10, "kind": "snapshot differs"}
+    assert running.get_spec("alpha")["content"] == "n: 25\n"  # later snapshot: intact
+
+
+def test_a_snapshot_forged_without_a_hash_is_never_read(db: Path) -> None:
+    edit(
+        db,
+        "DELETE FROM snapshot_chain WHERE originator_version = 20",
+        "UPDATE stored_snapshots SET state = CAST(replace(CAST(state AS TEXT), 'n: 20',"
+        " 'n: 2000') AS BLOB) WHERE originator_version = 20",
+    )
+    assert (20, "snapshot differs") in kinds(verified(db))
+    with SpecService.open(str(db)) as svc:  # the events are replayed instead
+        assert svc.get_spec("alpha", as_of=moment_of(svc, "alpha", 21))["content"] == "n: 21\n"
+
+
+def test_an_event_edited_then_the_read_models_rebuilt(db: Path) -> None:
+    edit(
+        db,
+        f"UPDATE {EVENTS} SET state = CAST(replace(CAST(state AS TEXT), 'b: 2', 'b: 9')"
+        " AS BLOB) WHERE rowid = 27",
+    )
+    assert main(["rebuild-projections", "--db", str(db)]) == 0
+    # The read models now agree with the edited event; the chain still names it.
+    assert (27, "edited") in kinds(verified(db))
+    assert refused_start(db).details["position"] == 27
+
+
+def test_read_model_rows_edited_or_deleted(db: Path) -> None:
+    edit(
+        projections_path(str(db)),
+        f"UPDATE spec_versions SET content = 'b: 666' WHERE spec_id = '{spec_id('beta')}'"
+        " AND version = 2",
+        "DELETE FROM audit_log WHERE position = 29",
+    )
+    found = kinds(verified(db))
+    assert (29, "read model differs") in found
+    assert (None, "read model differs") in found
+
+
+def test_verify_on_the_command_line_lists_each_problem_without_a_traceback(
+    db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    swap(db, 3, 4)
+    edit(db, f"DELETE FROM {EVENTS} WHERE rowid = 28")
+    assert main(["verify", "--db", str(db)]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.out.splitlines()
+    assert "position 3: reordered: holds the event chained at another position" in lines
+    assert "position 28: deleted: the chain has a link for a missing event" in lines
+    assert lines[-1].endswith("differences")
+
+
+def test_a_store_chained_with_a_key_refuses_to_open_without_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = tmp_path / "chain.key"
+    key.write_text("c2VjcmV0LWtleS1vZi1hdC1sZWFzdC0zMi1ieXRlcy1sb25n\n")
+    db = tmp_path / "keyed.db"
+    with SpecService.open(settings=Settings(db=str(db), chain_key_file=str(key))) as svc:
+        svc.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+    assert main(["verify", "--db", str(db)]) == 2
+    assert "this store's hash chain is keyed" in capsys.readouterr().err
+    other = tmp_path / "other.key"
+    other.write_text("b3RoZXIta2V5LW9mLWF0LWxlYXN0LTMyLWJ5dGVzLWxvbmc=\n")
+    assert main(["verify", "--db", str(db), "--chain-key-file", str(other)]) == 2
+    assert "holds another key" in capsys.readouterr().err
+    assert main(["verify", "--db", str(db), "--chain-key-file", str(key)]) == 0
