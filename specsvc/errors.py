@@ -135,7 +135,7 @@ ALL_ERRORS: tuple[type[SpecServiceError], ...] = (
 )
 
 
-# Errors of the operator commands (docs/operations.md); not part of either API.
+# Errors of the operator commands (docs/behaviour.md, Command line); not part of either API.
 
 
 class StoreNotFound(SpecServiceError):

@@ -1,6 +1,6 @@
 """Signed checkpoints of the log's head: ``verify --checkpoint FILE`` writes one after a
 clean verify, ``verify --against FILE`` proves the log still extends it
-(docs/operations.md, Checkpoints).
+(docs/behaviour.md, Tamper evidence).
 
 A checkpoint is a small JSON document: the store's identity, the position and chain hash
 of the last event, the chain's algorithm and key id, and when it was taken, signed with

@@ -29,7 +29,10 @@ def export_events(
 
 
 def log_records(recorder: ApplicationRecorder) -> Iterator[tuple[dict[str, Any], int]]:
-    """``(record, head)`` for each stored event up to the head of the log when it began."""
+    """``(record, head)`` for each stored event up to the head of the log when it began,
+    with its hash-chain link (``chain``: the position before it and the hash)."""
+    links = _links(recorder)
+    link = next(links, None)
     for notification, head in log_notifications(recorder):
         record = to_record(
             notification.id,
@@ -38,7 +41,18 @@ def log_records(recorder: ApplicationRecorder) -> Iterator[tuple[dict[str, Any],
             notification.topic,
             notification.state,
         )
+        while link is not None and link.position < notification.id:
+            link = next(links, None)
+        if link is not None and link.position == notification.id:
+            record["chain"] = {"previous": link.previous, "hash": link.hash.hex()}
         yield record, head
+
+
+def _links(recorder: Any) -> Iterator[Any]:
+    after = 0
+    while page := recorder.select_links(after, PAGE):
+        yield from page
+        after = page[-1].position
 
 
 def log_notifications(recorder: ApplicationRecorder) -> Iterator[tuple[Notification, int]]:

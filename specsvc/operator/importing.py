@@ -13,7 +13,7 @@ from specsvc.domainmodel import Spec
 from specsvc.errors import BadRequest, ConfigurationError, StoreNotEmpty
 from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.import_check import log_differences, view_differences
-from specsvc.operator.records import stored_event
+from specsvc.operator.records import chain_problems, stored_event
 from specsvc.persistence.interfaces import PositionedEvent
 from specsvc.persistence.sealing import KEY_FILE, CipherKeyError, check_key
 from specsvc.projections import replay
@@ -42,6 +42,13 @@ def import_events(
             check_key(newest, app.mapper.cipher, app.env.get(KEY_FILE), "the export")
         except CipherKeyError as error:
             raise ConfigurationError(str(error)) from None
+    broken = chain_problems(records, app.recorder.chain)  # type: ignore[attr-defined]
+    if broken:
+        raise BadRequest(
+            f"the export's hash chain is broken ({len(broken)} problems): {broken[0]};"
+            " nothing imported",
+            details={"problems": broken[:100]},
+        )
     incoming = [_decode(app, record) for record in records]  # all of it, before writing
     _check_sequences(incoming)
     _insert(app, incoming, progress)

@@ -18,7 +18,8 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from specsvc.application import SpecApplication, timeline_entry
-from specsvc.errors import StoreNotEmpty
+from specsvc.errors import StoreCorrupted, StoreNotEmpty
+from specsvc.operator.chain_check import walk_chain
 from specsvc.operator.common import OpenStore, Progress, no_progress
 from specsvc.operator.export import log_notifications
 from specsvc.operator.importing import spec_event, take_snapshots
@@ -36,6 +37,15 @@ def migrate_store(
     empty when the copy answers exactly as the original."""
     refuse_unless_empty(target)
     src, dst = source.application, target.application
+    broken, _ = walk_chain(src.recorder, src.recorder.chain)  # type: ignore[attr-defined]
+    if broken:
+        first = broken[0]
+        raise StoreCorrupted(
+            f"the source's hash chain is broken at position {first.position} ({first.kind}:"
+            f" {first.detail}; {len(broken)} problems): run specsvc verify on it; nothing"
+            " copied",
+            details={"position": first.position, "kind": first.kind},
+        )
     store_id = src.timeline.store_id()
     # Empty read models, already bound to the identity the copy is about to take.
     target.projections.read_model.reset(store_id, dst.name)

@@ -13,6 +13,7 @@ from eventsourcing.persistence import StoredEvent
 
 from specsvc.errors import BadRequest
 from specsvc.operator.export import encode_state
+from specsvc.persistence.chain import GENESIS, Chain, Link
 
 FIELDS: dict[str, type | tuple[type, ...]] = {
     "position": int,
@@ -48,13 +49,56 @@ def stored_event(record: dict[str, Any]) -> StoredEvent:
     )
 
 
+def _check_link(number: int, link: Any) -> None:
+    previous = link.get("previous") if isinstance(link, dict) else None
+    digest = link.get("hash") if isinstance(link, dict) else None
+    try:
+        valid = set(link) == {"previous", "hash"} and len(bytes.fromhex(str(digest))) == 32
+    except (TypeError, ValueError):
+        valid = False
+    if not valid or isinstance(previous, bool) or not isinstance(previous, int) or previous < 0:
+        raise BadRequest(f"line {number}: chain must be {{previous: position, hash: 64 hex}}")
+
+
+def chain_problems(records: list[dict[str, Any]], chain: Chain) -> list[str]:
+    """Where the export's own hash chain is broken (empty when it holds or is absent:
+    an export written before the chain existed is chained anew on import)."""
+    if not any("chain" in record for record in records):
+        return []
+    found: list[str] = []
+    previous, previous_hash = 0, GENESIS
+    for record in records:
+        position = record["position"]
+        link = record.get("chain")
+        if link is None:
+            found.append(f"position {position}: inserted: the export has no chain link")
+            continue
+        stored = Link(position, link["previous"], bytes.fromhex(link["hash"]))
+        if stored.previous != previous:
+            found.append(
+                f"position {position}: chains to position {stored.previous}, not to"
+                f" {previous} before it in the export (deleted or reordered)"
+            )
+        elif not chain.matches(stored, previous_hash, stored_event(record)):
+            found.append(
+                f"position {position}: edited: does not match its chain hash (or the"
+                " export was chained with another key than SPECSVC_CHAIN_KEY_FILE's)"
+            )
+        previous, previous_hash = position, stored.hash
+    return found
+
+
 def _record(number: int, line: bytes) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except ValueError as error:
         raise BadRequest(f"line {number}: not JSON: {error}") from None
-    if not isinstance(record, dict) or set(record) != set(FIELDS):
-        raise BadRequest(f"line {number}: expected an object with {', '.join(FIELDS)}")
+    if not isinstance(record, dict) or set(record) - {"chain"} != set(FIELDS):
+        raise BadRequest(
+            f"line {number}: expected an object with {', '.join(FIELDS)} (and chain)"
+        )
+    if "chain" in record:
+        _check_link(number, record["chain"])
     for field, kind in FIELDS.items():
         value = record[field]
         if isinstance(value, bool) or not isinstance(value, kind):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from specsvc.config import Settings
 from specsvc.domainmodel import Spec
 from specsvc.errors import StoreNotEmpty
 from specsvc.operator import export_events, migrate_store
+from specsvc.persistence.sqlite.files import projections_path
 from tests.support.histories import lifecycle
 from tests.support.processes import running
 from tests.support.stores import running_worker, scratch_database
@@ -281,3 +284,23 @@ def test_migrate_store_refuses_a_target_with_read_models(small: str, url: str) -
         with pytest.raises(StoreNotEmpty):
             migrate_store(original, target)
         assert target.application.recorder.max_notification_id() is None
+
+
+def test_a_source_whose_hash_chain_is_broken_is_refused_and_nothing_copied(
+    small: str, url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = str(tmp_path / "edited.db")
+    shutil.copy(small, edited)
+    shutil.copy(projections_path(small), projections_path(edited))
+    with closing(sqlite3.connect(edited)) as connection:
+        connection.execute(
+            "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT),"
+            " '\"reason\":\"comment\"', '\"reason\":\"edited\"') AS BLOB)"
+        )
+        connection.commit()
+    assert migrate(edited, url) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("StoreCorrupted: the source's hash chain is broken at position ")
+    assert "(edited:" in err and "nothing copied" in err
+    with psycopg.connect(url) as connection:
+        assert connection.execute("SELECT count(*) FROM specs_events").fetchone() == (0,)

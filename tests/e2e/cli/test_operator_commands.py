@@ -137,8 +137,11 @@ def test_export_to_stdout_is_json_lines_only(
     out, err = capsysbinary.readouterr()
     lines = out.splitlines()
     assert err == b"" and len(lines) == 19
-    fields = {"position", "originator_id", "originator_version", "topic", "state"}
-    assert all(set(json.loads(line)) == fields for line in lines)
+    fields = {"position", "originator_id", "originator_version", "topic", "state", "chain"}
+    records = [json.loads(line) for line in lines]
+    assert all(set(record) == fields for record in records)
+    # Each record names the one before it in the hash chain.
+    assert [r["chain"]["previous"] for r in records] == [0, *(r["position"] for r in records[:-1])]
 
 
 def test_export_piped_into_import_restores_the_store(store: str, tmp_path: Path) -> None:
@@ -175,6 +178,8 @@ def test_import_keeps_gaps_in_positions_and_restores_base64_states(
     buffer = io.BytesIO()
     export_to(store, buffer)
     records = [json.loads(line) for line in buffer.getvalue().splitlines()][:3]
+    for record in records:  # as an export written before the hash chain existed
+        del record["chain"]
     records[1]["position"], records[2]["position"] = 5, 9
     records[2]["state"] = base64.b64encode(
         json.dumps(records[2]["state"], separators=(",", ":"), ensure_ascii=False).encode()
@@ -184,6 +189,26 @@ def test_import_keeps_gaps_in_positions_and_restores_base64_states(
     assert import_into(restored, lines)["differences"] == []
     positions = [e["position"] for e in observed(restored)["log"]["events"]]
     assert positions == [1, 5, 9]
+
+
+def test_import_refuses_an_export_whose_chain_is_broken_and_writes_nothing(
+    store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    buffer = io.BytesIO()
+    export_to(store, buffer)
+    records = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    records[4]["state"]["reason"] = "edited after the export"
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("".join(json.dumps(r) + "\n" for r in records))
+    restored = str(tmp_path / "refused.db")
+    assert main(["import", str(broken), "--db", restored]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("BadRequest: the export's hash chain is broken (1 problems): position 5:")
+    assert observed(restored)["log"]["events"] == []
+    del records[4]  # an event left out
+    broken.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["import", str(broken), "--db", restored]) == 3
+    assert "position 6: chains to position 5, not to 4" in capsys.readouterr().err
 
 
 def test_import_rejects_a_malformed_file_and_writes_nothing(
