@@ -15,6 +15,7 @@ from typing import Any
 
 from specsvc import SpecService
 from specsvc.config import Settings
+from specsvc.persistence.sqlite.files import projections_path
 
 ACTOR = "bench"
 NS_PER_US = 1_000
@@ -32,6 +33,14 @@ def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.
 def temp_dir() -> Iterator[str]:
     with TemporaryDirectory(prefix="specsvc-bench-") as path:
         yield path
+
+
+def remove_store(db: str) -> None:
+    """Delete a SQLite store's files: the event store, its read models, their WAL files."""
+    for path in (db, projections_path(db)):
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.remove(path + suffix)
 
 
 def open_service(db: str | None) -> SpecService:

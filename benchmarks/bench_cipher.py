@@ -26,6 +26,7 @@ from benchmarks._common import (
     parse_args,
     print_table,
     prose_content,
+    remove_store,
     temp_dir,
     timed,
 )
@@ -61,10 +62,7 @@ def run_one(
             timed(partial(svc.get_version, name, version))
             for name, version in zip(picks, versions, strict=True)
         ]
-    for suffix in ("", "-wal", "-shm"):
-        for path in (db, db.replace(".db", ".projections.db")):
-            if os.path.exists(path + suffix):
-                os.remove(path + suffix)
+    remove_store(db)
 
 
 def measure(size: dict[str, int]) -> dict[str, dict[str, Stats]]:

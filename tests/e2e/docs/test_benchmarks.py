@@ -17,9 +17,13 @@ NEEDS_POSTGRES = ("bench_postgres_stores", "bench_cache", "bench_scaled", "bench
 
 
 def test_there_are_benchmarks() -> None:
-    assert {"bench_commands", "bench_reads", "bench_snapshots", "bench_projections"} <= set(
-        BENCHMARKS
-    )
+    assert {
+        "bench_commands",
+        "bench_reads",
+        "bench_snapshots",
+        "bench_projections",
+        "bench_chain",
+    } <= set(BENCHMARKS)
     assert set(NEEDS_POSTGRES) <= set(BENCHMARKS)
 
 
