@@ -28,7 +28,7 @@ from specsvc.errors import (
 )
 from specsvc.persistence.chain import ChainBroken
 from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
-from specsvc.persistence.sealing import ContentSealer
+from specsvc.persistence.sealing import ContentSealer, UnreadableContent
 
 if TYPE_CHECKING:
     from eventsourcing.application import ProcessingEvent
@@ -61,6 +61,12 @@ def store_errors() -> Iterator[None]:
         raise
     except PersistenceError as error:
         raise Unavailable(f"event store unavailable: {error}") from error
+    except UnreadableContent as error:  # a read-model row changed on disk
+        raise StoreCorrupted(
+            f"{error}: the read models were changed; run specsvc verify, then"
+            " specsvc rebuild-projections",
+            details={"position": None, "kind": "read model differs"},
+        ) from None
 
 
 

@@ -67,7 +67,9 @@ def head_of(store: OpenStore) -> tuple[int, bytes]:
 
 
 def _scan_log(app: SpecApplication) -> tuple[list[UUID], list[Problem]]:
-    # The timeline is written with the events and serves positions and as_of reads.
+    # The timeline is written with the events and serves positions and as_of reads: read
+    # whole (a page at a time), then matched against the log.
+    timeline = _timeline(app)
     spec_ids: dict[UUID, None] = {}
     found: list[Problem] = []
     after = 0
@@ -79,7 +81,7 @@ def _scan_log(app: SpecApplication) -> tuple[list[UUID], list[Problem]]:
                 found.append(Problem(notification.id, "inserted", "not a spec's event"))
                 continue
             spec_ids[spec_id] = None
-            indexed = app.timeline.position_of(spec_id, notification.originator_version)
+            indexed = timeline.pop((spec_id, notification.originator_version), None)
             if indexed != notification.id:
                 found.append(
                     Problem(
@@ -90,7 +92,25 @@ def _scan_log(app: SpecApplication) -> tuple[list[UUID], list[Problem]]:
                     )
                 )
         after = page[-1].id
+    for (spec_id, sequence), position in timeline.items():
+        found.append(
+            Problem(
+                position,
+                "timeline differs",
+                f"the timeline has event {sequence} of spec {spec_id} here; the log does not",
+            )
+        )
     return list(spec_ids), found
+
+
+def _timeline(app: SpecApplication) -> dict[tuple[UUID, int], int]:
+    rows: dict[tuple[UUID, int], int] = {}
+    after: tuple[UUID, int] | None = None
+    while page := app.timeline.select_timeline(after, PAGE):
+        for position, entry in page:
+            rows[(UUID(str(entry.spec_id)), entry.sequence)] = position
+        after = (UUID(str(page[-1][1].spec_id)), page[-1][1].sequence)
+    return rows
 
 
 def _snapshot_problems(app: SpecApplication, spec_id: UUID) -> list[Problem]:

@@ -70,6 +70,11 @@ def cipher_of(env: Mapping[str, Any]) -> Cipher | None:
     return cipher_class(env)  # type: ignore[arg-type]
 
 
+class UnreadableContent(ValueError):
+    """Sealed content that does not decrypt: changed on disk (the service answers
+    StoreCorrupted; ``rebuild-projections`` writes it again from the events)."""
+
+
 class ContentSealer:
     """Text the service stores itself, encrypted as base64 text with the store's cipher."""
 
@@ -87,7 +92,7 @@ class ContentSealer:
         try:
             return self.cipher.decrypt(base64.b64decode(text, validate=True)).decode("utf-8")
         except (binascii.Error, ValueError) as error:
-            raise ValueError(
+            raise UnreadableContent(
                 f"stored content does not decrypt with the key of {KEY_FILE} ({error})"
             ) from None
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from eventsourcing.persistence import Cipher, StoredEvent
 
 from specsvc import bootstrap
 from specsvc.config import Settings
-from specsvc.errors import ConfigurationError
+from specsvc.errors import ConfigurationError, StoreCorrupted
 from specsvc.operator import verify_store
 from specsvc.persistence.sealing import (
     PLAIN,
@@ -26,6 +28,7 @@ from specsvc.persistence.sealing import (
     cipher_of,
     read_key_file,
 )
+from specsvc.persistence.sqlite.files import projections_path
 from tests.support.stores import BACKENDS, scratch_database, started_store
 
 SECRET = "launch-code-7f3a9c"
@@ -145,6 +148,18 @@ def test_an_encrypted_store_reads_verifies_and_answers_retries_as_a_plain_one(
         assert stored, "the store keeps events, content and answers"
         for where, text in stored.items():
             assert SECRET not in text and "matches" not in text, where
+
+
+def test_encrypted_content_changed_on_disk_answers_store_corrupted(tmp_path: Path) -> None:
+    with started_store("sqlite-file", tmp_path, cipher_key_file=key_file(tmp_path)) as store:
+        fill(store.service)
+        with closing(sqlite3.connect(projections_path(str(tmp_path / "specs.db")))) as db:
+            db.execute("UPDATE spec_versions SET content = 'bm90IHNlYWxlZA==' WHERE version = 1")
+            db.commit()
+        with pytest.raises(StoreCorrupted) as answered:
+            store.service.get_version("rules", 1)
+        assert answered.value.details["kind"] == "read model differs"
+        assert store.service.get_version("rules", 2)["content"] == YAML + "# 2\n"
 
 
 def test_without_a_key_the_store_keeps_content_as_plain_text(tmp_path: Path) -> None:

@@ -297,3 +297,86 @@ def test_a_store_chained_with_a_key_refuses_to_open_without_it(
     assert main(["verify", "--db", str(db), "--chain-key-file", str(other)]) == 2
     assert "holds another key" in capsys.readouterr().err
     assert main(["verify", "--db", str(db), "--chain-key-file", str(key)]) == 0
+
+
+def test_a_store_written_before_the_chain_existed_is_chained_once_on_first_start(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    edit(db, "DROP TABLE event_chain", "DROP TABLE event_chain_config")
+    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
+        assert svc.get_spec("alpha")["version"] == 25
+    assert "chained the 29 events stored before it existed" in caplog.text
+    assert verified(db)["differences"] == []
+    caplog.clear()
+    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
+        svc.update_spec("gamma", "g: 2\n", actor="bob", reason="after the upgrade")
+    assert "chained the" not in caplog.text
+    assert rows(db, "SELECT max(position), count(*) FROM event_chain") == [(30, 30)]
+
+
+def test_the_start_up_check_covers_the_configured_number_of_events(db: Path) -> None:
+    edit(
+        db,
+        f"UPDATE {EVENTS} SET state = CAST(replace(CAST(state AS TEXT), 'n: 2', 'n: 200')"
+        " AS BLOB) WHERE rowid = 2",
+    )
+    refused_start(db)
+    # Only the last 20 events are checked: position 2 is before them.
+    settings = Settings(db=str(db), startup_check_events=20)
+    with SpecService.open(settings=settings) as svc:
+        assert svc.get_spec("gamma")["version"] == 1
+
+
+def test_checkpoints_are_signed_and_a_forged_one_is_refused(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    key = tmp_path / "checkpoint.pem"
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public = tmp_path / "checkpoint.pub.pem"
+    public.write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    head = tmp_path / "head.json"
+    signed = ["--checkpoint-key-file", str(key)]
+    assert main(["verify", "--db", str(db), "--checkpoint", str(head), *signed]) == 0
+    document = json.loads(head.read_text())
+    assert document["position"] == 29 and document["signature"]["algorithm"] == "ed25519"
+    capsys.readouterr()
+    checked = ["--checkpoint-key-file", str(public), "--json"]
+    assert main(["verify", "--db", str(db), "--against", str(head), *checked]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoint"]["signature"] == "valid"
+    document["position"] = 28  # moved back, as if the log had been truncated
+    head.write_text(json.dumps(document))
+    assert main(["verify", "--db", str(db), "--against", str(head), *checked]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert any(p["kind"] == "checkpoint" and "altered" in p["detail"] for p in report["problems"])
+    head.write_text("{not json")
+    assert main(["verify", "--db", str(db), "--against", str(head)]) == 2
+    assert "is not a checkpoint" in capsys.readouterr().err
+
+
+def test_chain_key_files_that_cannot_work_are_one_line_errors(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    short = tmp_path / "short.key"
+    short.write_text("c2hvcnQ=\n")
+    assert main(["verify", "--db", str(db), "--chain-key-file", str(short)]) == 2
+    assert "holds 5 bytes; a chain key has at least 32" in capsys.readouterr().err
+    assert main(["verify", "--db", str(db), "--chain-key-file", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ConfigurationError: SPECSVC_CHAIN_KEY_FILE: cannot read")
+    assert len(err.strip().splitlines()) == 1
