@@ -1,0 +1,90 @@
+"""The lifecycle state machine through the Python API (``SpecService`` in memory).
+
+Run it longer with ``SPECSVC_MACHINE_EXAMPLES=2000 pytest tests/property -n 0``: the
+default run tries the same few dozen sequences every time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specsvc import SpecService
+from specsvc.config import Settings
+from specsvc.errors import SpecServiceError
+from tests.property.machine import Answer, lifecycle_machine
+from tests.support.budgets import budget
+
+# With four eyes, "alice", "Alice" and "alice" in full-width letters are one person.
+ACTORS = ("alice", "Alice", "\uff41\uff4c\uff49\uff43\uff45", "bob", "carol")
+
+
+class ServiceDriver:
+    """Each command and read a call of ``SpecService``; its exception class is the code."""
+
+    def __init__(self, four_eyes: bool):
+        self.service = SpecService.open(settings=Settings(four_eyes=four_eyes))
+
+    def close(self) -> None:
+        self.service.close()
+
+    @staticmethod
+    def _call(function: Any, *args: Any, **kwargs: Any) -> Answer:
+        try:
+            body = function(*args, **kwargs)
+        except SpecServiceError as error:
+            return Answer(error.code)
+        return Answer(None, body, getattr(body, "changed", None))
+
+    def create(self, name: str, content: str, actor: str, reason: str | None) -> Answer:
+        return self._call(
+            self.service.create_spec, name, "generic", content, actor=actor, reason=reason
+        )
+
+    def update(
+        self, name: str, content: str, actor: str, reason: str | None, expected: int | None
+    ) -> Answer:
+        return self._call(
+            self.service.update_spec,
+            name,
+            content,
+            actor=actor,
+            reason=reason,
+            expected_version=expected,
+        )
+
+    def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> Answer:
+        return self._call(
+            self.service.publish_spec, name, actor=actor, reason=reason, version=version
+        )
+
+    def deprecate(self, name: str, actor: str, reason: str | None) -> Answer:
+        return self._call(self.service.deprecate_spec, name, actor=actor, reason=reason)
+
+    def delete(self, name: str, actor: str, reason: str | None) -> Answer:
+        return self._call(self.service.delete_spec, name, actor=actor, reason=reason)
+
+    def get_spec(self, name: str) -> Answer:
+        return self._call(self.service.get_spec, name)
+
+    def get_published(self, name: str) -> Answer:
+        return self._call(self.service.get_published, name)
+
+    def list_versions(self, name: str) -> Answer:
+        answer = self._call(self.service.list_versions, name)
+        return Answer(answer.code, answer.body and answer.body["versions"])
+
+    def get_version(self, name: str, version: int) -> Answer:
+        return self._call(self.service.get_version, name, version)
+
+    def history(self, name: str) -> Answer:
+        answer = self._call(self.service.history, name)
+        return Answer(answer.code, answer.body and answer.body["events"])
+
+    def list_specs(self, state: str | None) -> Answer:
+        answer = self._call(self.service.list_specs, state=state, limit=500)
+        return Answer(answer.code, answer.body and answer.body["specs"])
+
+
+ServiceLifecycle = lifecycle_machine(ServiceDriver, ACTORS)
+ServiceLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=30)
+TestServiceLifecycle = ServiceLifecycle.TestCase
