@@ -71,7 +71,10 @@ class Driver(Protocol):
 
     def history(self, name: str) -> Answer: ...
 
-    def list_specs(self, state: str | None) -> Answer: ...
+    def list_page(
+        self, state: str | None, prefix: str | None, limit: int, token: str | None
+    ) -> Answer:
+        """One page of ``list_specs``: its body is ``{specs, next_page_token}``."""
 
     def close(self) -> None: ...
 
@@ -172,16 +175,29 @@ def lifecycle_machine(
             if wanted is not None:
                 assert subset(answer.body, wanted) == wanted
 
-        @rule(state=st.sampled_from(STATES))
-        def list_specs(self, state: str | None) -> None:
-            self.check_list(state)
+        @rule(
+            state=st.sampled_from(STATES),
+            prefix=st.sampled_from((None, "a", "al", "b", "gamma", "x")),
+            limit=st.sampled_from((1, 2, 500)),
+        )
+        def list_specs(self, state: str | None, prefix: str | None, limit: int) -> None:
+            self.check_list(state, prefix, limit)
 
-        def check_list(self, state: str | None) -> None:
-            answer = self.driver.list_specs(state)
-            wanted = self.model.list_specs(state)
-            assert answer.code is None, answer
-            assert [subset(s, w) for s, w in zip(answer.body, wanted, strict=False)] == wanted
-            assert len(answer.body) == len(wanted), (answer.body, wanted)
+        def check_list(self, state: str | None, prefix: str | None, limit: int) -> None:
+            """The pages, followed from token to token, list what the model lists."""
+            listed: list[dict[str, Any]] = []
+            token = None
+            for _ in range(len(NAMES) + 1):
+                answer = self.driver.list_page(state, prefix, limit, token)
+                assert answer.code is None, answer
+                page, token = answer.body["specs"], answer.body["next_page_token"]
+                assert len(page) <= limit, page
+                listed += page
+                if token is None:
+                    break
+            wanted = self.model.list_specs(state, prefix)
+            assert token is None and len(listed) == len(wanted), (listed, wanted)
+            assert [subset(s, w) for s, w in zip(listed, wanted, strict=True)] == wanted
 
         @invariant()
         @precondition(lambda self: self.touched is not None)
@@ -194,7 +210,7 @@ def lifecycle_machine(
             self.check_rows(self.driver.list_versions(name), self.model.list_versions(name))
             self.check_rows(self.driver.history(name), self.model.history(name))
             self.check_positions(name)
-            self.check_list(None)
+            self.check_list(None, None, 500)
 
         @staticmethod
         def check_read(name: str, answer: Answer, wanted: tuple[str | None, Any]) -> None:

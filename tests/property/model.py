@@ -305,12 +305,13 @@ class LifecycleModel:
             ),
         )
 
-    def list_specs(self, state: str | None) -> list[dict[str, Any]]:
+    def list_specs(self, state: str | None, prefix: str | None) -> list[dict[str, Any]]:
         """Summaries ordered by name; deleted specs only when asked for by state."""
         return [
             spec.summary()
             for name, spec in sorted(self.specs.items())
             if (spec.state == state if state is not None else spec.state != "deleted")
+            and name.startswith(prefix or "")
         ]
 
 

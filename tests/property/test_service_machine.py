@@ -80,9 +80,12 @@ class ServiceDriver:
         answer = self._call(self.service.history, name)
         return Answer(answer.code, answer.body and answer.body["events"])
 
-    def list_specs(self, state: str | None) -> Answer:
-        answer = self._call(self.service.list_specs, state=state, limit=500)
-        return Answer(answer.code, answer.body and answer.body["specs"])
+    def list_page(
+        self, state: str | None, prefix: str | None, limit: int, token: str | None
+    ) -> Answer:
+        return self._call(
+            self.service.list_specs, state=state, name_prefix=prefix, limit=limit, page_token=token
+        )
 
 
 ServiceLifecycle = lifecycle_machine(ServiceDriver, ACTORS)
