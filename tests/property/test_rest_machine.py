@@ -1,0 +1,116 @@
+"""The lifecycle state machine through the REST API (Flask's test client, bearer tokens).
+
+The same machine and model as ``test_service_machine``; here every principal has the
+roles of ``tests.support.principals.PRINCIPALS``, so the model also says who may do
+what, and each refusal must come with its status and the contract's error body. Run it
+longer with ``SPECSVC_MACHINE_EXAMPLES=1000 pytest tests/property -n 0``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.test import TestResponse
+
+from rest_api import create_app
+from specsvc import SpecService
+from specsvc.auth import Authenticator
+from specsvc.config import Settings
+from tests.property.machine import Answer, lifecycle_machine
+from tests.property.model import HTTP_STATUS
+from tests.support.budgets import budget
+from tests.support.principals import PRINCIPALS, token_store
+from tests.support.rest import Api, assert_error
+
+READER = "rita"
+
+
+class RestDriver:
+    """Each command and read one request; a refusal's code is read from its error body."""
+
+    def __init__(self, four_eyes: bool):
+        self.service = SpecService.open(settings=Settings(four_eyes=four_eyes))
+        app = create_app(self.service, Authenticator(token_store(), None))
+        app.testing = True
+        self.api = Api(app.test_client(), self.service, READER)
+
+    def close(self) -> None:
+        self.service.close()
+
+    @staticmethod
+    def _answer(response: TestResponse, status: int = 200, member: str | None = None) -> Answer:
+        if response.status_code >= 400:
+            code = response.get_json()["error"]["code"]
+            assert_error(response, HTTP_STATUS[code], code)
+            return Answer(code)
+        assert response.status_code == status, response.get_data(as_text=True)
+        body = response.get_json()
+        changed = response.headers.get("X-Spec-Changed")
+        if changed is not None:
+            assert response.headers["ETag"] == f'"{body["revision"]}"'
+        return Answer(None, body if member is None else body[member], _flag(changed))
+
+    def _command(self, actor: str, path: str, body: dict[str, Any], **kwargs: Any) -> Answer:
+        method = "PUT" if path.endswith("/content") else "POST"
+        response = self.api.as_(actor).call(method, path, json=body)
+        return self._answer(response, **kwargs)
+
+    def create(self, name: str, content: str, actor: str, reason: str | None) -> Answer:
+        body = {"name": name, "type": "generic", "content": content, "reason": reason}
+        return self._command(actor, "/v1/specs", body, status=201)
+
+    def update(
+        self, name: str, content: str, actor: str, reason: str | None, expected: int | None
+    ) -> Answer:
+        body = {"content": content, "reason": reason, "expected_version": expected}
+        return self._command(actor, f"/v1/specs/{name}/content", body)
+
+    def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> Answer:
+        body = {"reason": reason, "version": version}
+        return self._command(actor, f"/v1/specs/{name}/publish", body)
+
+    def deprecate(self, name: str, actor: str, reason: str | None) -> Answer:
+        return self._command(actor, f"/v1/specs/{name}/deprecate", {"reason": reason})
+
+    def delete(self, name: str, actor: str, reason: str | None) -> Answer:
+        return self._command(actor, f"/v1/specs/{name}/delete", {"reason": reason})
+
+    def get_spec(self, name: str) -> Answer:
+        response = self.api.get(f"/v1/specs/{name}")
+        answer = self._answer(response)
+        if answer.code is None:
+            assert response.headers["ETag"] == f'"{answer.body["revision"]}"'
+        return answer
+
+    def get_published(self, name: str) -> Answer:
+        response = self.api.get(f"/v1/specs/{name}/published")
+        answer = self._answer(response)
+        if answer.code is None:  # docs/behaviour.md, REST API: deprecated content says so
+            deprecated = answer.body["state"] == "deprecated"
+            assert response.headers.get("Deprecation") == ("true" if deprecated else None)
+        return answer
+
+    def list_versions(self, name: str) -> Answer:
+        return self._answer(self.api.get(f"/v1/specs/{name}/versions"), member="versions")
+
+    def get_version(self, name: str, version: int) -> Answer:
+        return self._answer(self.api.get(f"/v1/specs/{name}/versions/{version}"))
+
+    def history(self, name: str) -> Answer:
+        return self._answer(self.api.get(f"/v1/specs/{name}/history"), member="events")
+
+    def list_page(
+        self, state: str | None, prefix: str | None, limit: int, token: str | None
+    ) -> Answer:
+        query = {"state": state, "name_prefix": prefix, "limit": str(limit), "page_token": token}
+        sent = {key: value for key, value in query.items() if value is not None}
+        return self._answer(self.api.get("/v1/specs", query_string=sent))
+
+
+def _flag(header: str | None) -> bool | None:
+    return None if header is None else {"true": True, "false": False}[header]
+
+
+RestLifecycle = lifecycle_machine(RestDriver, tuple(PRINCIPALS), PRINCIPALS)
+RestLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=25)
+TestRestLifecycle = RestLifecycle.TestCase
