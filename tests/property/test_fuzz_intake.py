@@ -226,7 +226,17 @@ def intake(content: str | bytes, max_bytes: int) -> dict[str, Any] | None:
     assert isinstance(parsed.data, dict)
     assert_json_compatible(parsed.data)
     assert all(isinstance(line, int) and line >= 1 for line in parsed.lines.values())
+    assert set(parsed.lines) == set(pointers(parsed.data)), "a line for every node, no other"
     return parsed.data
+
+
+def pointers(value: Any, path: str = "") -> Iterator[str]:
+    """The RFC 6901 pointer of every node of ``value``, written out here."""
+    yield path
+    if isinstance(value, dict | list):
+        for key, member in value.items() if isinstance(value, dict) else enumerate(value):
+            token = str(key).replace("~", "~0").replace("/", "~1")
+            yield from pointers(member, f"{path}/{token}")
 
 
 def assert_json_compatible(value: Any, depth: int = 0) -> None:
@@ -259,6 +269,9 @@ def validated(data: Any) -> None:
             assert problem["path"] == "" or problem["path"].startswith("/"), (name, problem)
             assert isinstance(problem["message"], str) and problem["message"], (name, problem)
         json.dumps(problems)  # an API answers them as JSON
+        nodes = set(pointers(data))
+        for problem in problems:  # a problem points at a node of the content
+            assert problem["path"] in nodes, (name, problem)
         if not isinstance(data, dict):
             assert problems, f"{name} accepted {data!r}, which is not a mapping"
 
