@@ -28,7 +28,10 @@ from tests.property.model import (
 NAMES = ("alpha", "beta", "gamma")
 STATES = (None, "draft", "published", "deprecated", "deleted")
 
-names = st.sampled_from(NAMES)
+# Most commands go to the first spec and most deletions to the others, so that the
+# first spec lives long (past snapshots of its state, taken every 10 events).
+names = st.sampled_from(NAMES[:1] * 3 + NAMES[1:])
+doomed = st.sampled_from(NAMES[1:] * 3 + NAMES[:1])
 # Mostly what is accepted, so that specs get far in their lives; sometimes what is not
 # (sampled_from is uniform: the accepted values are listed more than once).
 contents = st.sampled_from(VALID_CONTENTS * 2 + INVALID_CONTENTS)
@@ -162,7 +165,7 @@ def lifecycle_machine(
             answer = self.driver.deprecate(name, actor, reason)
             self.check(name, answer, self.model.deprecate(name, actor, reason))
 
-        @rule(name=names, actor=by("delete"), reason=reasons)
+        @rule(name=doomed, actor=by("delete"), reason=reasons)
         def delete(self, name: str, actor: str, reason: str | None) -> None:
             answer = self.driver.delete(name, actor, reason)
             self.check(name, answer, self.model.delete(name, actor, reason))

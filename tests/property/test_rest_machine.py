@@ -112,5 +112,5 @@ def _flag(header: str | None) -> bool | None:
 
 
 RestLifecycle = lifecycle_machine(RestDriver, tuple(PRINCIPALS), PRINCIPALS)
-RestLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=25)
+RestLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=40)
 TestRestLifecycle = RestLifecycle.TestCase

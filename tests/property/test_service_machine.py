@@ -89,5 +89,5 @@ class ServiceDriver:
 
 
 ServiceLifecycle = lifecycle_machine(ServiceDriver, ACTORS)
-ServiceLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=30)
+ServiceLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=60)
 TestServiceLifecycle = ServiceLifecycle.TestCase
