@@ -52,17 +52,9 @@ class Answer:
 
 
 class Driver(Protocol):
-    def create(self, name: str, content: str, actor: str, reason: str | None) -> Answer: ...
-
-    def update(
-        self, name: str, content: str, actor: str, reason: str | None, expected: int | None
-    ) -> Answer: ...
-
-    def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> Answer: ...
-
-    def deprecate(self, name: str, actor: str, reason: str | None) -> Answer: ...
-
-    def delete(self, name: str, actor: str, reason: str | None) -> Answer: ...
+    def send(self, command: str, arguments: dict[str, Any], key: str) -> Answer:
+        """Send ``command`` (create, update, publish, deprecate or delete) with the
+        arguments of the model's method of that name and ``key`` as its idempotency key."""
 
     def get_spec(self, name: str) -> Answer: ...
 
@@ -80,6 +72,16 @@ class Driver(Protocol):
         """One page of ``list_specs``: its body is ``{specs, next_page_token}``."""
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A command the machine sent, with its idempotency key and its first answer."""
+
+    command: str
+    arguments: dict[str, Any]
+    key: str
+    answer: Answer
 
 
 def subset(actual: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +113,7 @@ def lifecycle_machine(
             super().__init__()
             self.touched: str | None = None
             self.position: int | None = None
+            self.sent: list[Sent] = []
 
         @initialize(four_eyes=st.booleans(), first=by("create"), second=by("create"))
         def start(self, four_eyes: bool, first: str, second: str) -> None:
@@ -124,6 +127,13 @@ def lifecycle_machine(
             if hasattr(self, "driver"):
                 self.driver.close()
 
+        def send(self, command: str, **arguments: Any) -> None:
+            """Send a command with a new idempotency key; its answer must be the model's."""
+            key = f"key-{len(self.sent)}"
+            answer = self.driver.send(command, arguments, key)
+            self.check(arguments["name"], answer, getattr(self.model, command)(**arguments))
+            self.sent.append(Sent(command, arguments, key, answer))
+
         def check(self, name: str, answer: Answer, expected: Expected) -> None:
             """The command's answer is the model's; accepted, it answers the spec."""
             assert answer.code == expected.code, (answer, expected)
@@ -136,8 +146,7 @@ def lifecycle_machine(
 
         @rule(name=names, content=contents, actor=by("create"), reason=reasons)
         def create(self, name: str, content: str, actor: str, reason: str | None) -> None:
-            answer = self.driver.create(name, content, actor, reason)
-            self.check(name, answer, self.model.create(name, content, actor, reason))
+            self.send("create", name=name, content=content, actor=actor, reason=reason)
 
         @rule(
             name=names,
@@ -152,23 +161,54 @@ def lifecycle_machine(
             spec = self.model.specs.get(name)
             latest = spec.latest if spec is not None else 1
             expected = None if offset is None else 0 if offset == "zero" else latest + int(offset)
-            answer = self.driver.update(name, content, actor, reason, expected)
-            self.check(name, answer, self.model.update(name, content, actor, reason, expected))
+            self.send(
+                "update",
+                name=name,
+                content=content,
+                actor=actor,
+                reason=reason,
+                expected_version=expected,
+            )
 
         @rule(name=names, actor=by("publish"), reason=reasons, version=versions)
         def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> None:
-            answer = self.driver.publish(name, actor, reason, version)
-            self.check(name, answer, self.model.publish(name, actor, reason, version))
+            self.send("publish", name=name, actor=actor, reason=reason, version=version)
 
         @rule(name=names, actor=by("deprecate"), reason=reasons)
         def deprecate(self, name: str, actor: str, reason: str | None) -> None:
-            answer = self.driver.deprecate(name, actor, reason)
-            self.check(name, answer, self.model.deprecate(name, actor, reason))
+            self.send("deprecate", name=name, actor=actor, reason=reason)
 
         @rule(name=doomed, actor=by("delete"), reason=reasons)
         def delete(self, name: str, actor: str, reason: str | None) -> None:
-            answer = self.driver.delete(name, actor, reason)
-            self.check(name, answer, self.model.delete(name, actor, reason))
+            self.send("delete", name=name, actor=actor, reason=reason)
+
+        @rule(pick=st.integers(min_value=0, max_value=99))
+        @precondition(lambda self: self.sent)
+        def retry(self, pick: int) -> None:
+            """docs/behaviour.md, Idempotent retries: a command sent again with its key
+            answers exactly as it first did and writes nothing, however the spec has
+            changed since; one that was refused leaves no trace and is evaluated again."""
+            index = pick % len(self.sent)
+            sent = self.sent[index]
+            answer = self.driver.send(sent.command, sent.arguments, sent.key)
+            if sent.answer.code is None:
+                assert answer == sent.answer, (answer, sent.answer)
+                self.touched, self.position = sent.arguments["name"], None
+                return
+            expected = getattr(self.model, sent.command)(**sent.arguments)
+            self.check(sent.arguments["name"], answer, expected)
+            self.sent[index] = Sent(sent.command, sent.arguments, sent.key, answer)
+
+        @rule(pick=st.integers(min_value=0, max_value=99))
+        @precondition(lambda self: any(sent.answer.code is None for sent in self.sent))
+        def reuse_key(self, pick: int) -> None:
+            """The key of an answered command, sent with another request, is refused."""
+            answered = [sent for sent in self.sent if sent.answer.code is None]
+            sent = answered[pick % len(answered)]
+            arguments = {**sent.arguments, "reason": "another request"}
+            answer = self.driver.send(sent.command, arguments, sent.key)
+            assert answer.code == "IdempotencyKeyReused", answer
+            self.touched, self.position = sent.arguments["name"], None
 
         @rule(name=names, version=st.integers(min_value=0, max_value=6))
         def get_version(self, name: str, version: int) -> None:

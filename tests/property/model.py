@@ -52,6 +52,7 @@ HTTP_STATUS: dict[str, int] = {
     "VersionMismatch": 409,
     "SpecDeleted": 410,
     "ValidationError": 422,
+    "IdempotencyKeyReused": 422,
 }
 
 # Contents the machines write: valid mappings (two with the same data in other words,

@@ -50,30 +50,18 @@ class RestDriver:
             assert response.headers["ETag"] == f'"{body["revision"]}"'
         return Answer(None, body if member is None else body[member], _flag(changed))
 
-    def _command(self, actor: str, path: str, body: dict[str, Any], **kwargs: Any) -> Answer:
-        method = "PUT" if path.endswith("/content") else "POST"
-        response = self.api.as_(actor).call(method, path, json=body)
-        return self._answer(response, **kwargs)
-
-    def create(self, name: str, content: str, actor: str, reason: str | None) -> Answer:
-        body = {"name": name, "type": "generic", "content": content, "reason": reason}
-        return self._command(actor, "/v1/specs", body, status=201)
-
-    def update(
-        self, name: str, content: str, actor: str, reason: str | None, expected: int | None
-    ) -> Answer:
-        body = {"content": content, "reason": reason, "expected_version": expected}
-        return self._command(actor, f"/v1/specs/{name}/content", body)
-
-    def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> Answer:
-        body = {"reason": reason, "version": version}
-        return self._command(actor, f"/v1/specs/{name}/publish", body)
-
-    def deprecate(self, name: str, actor: str, reason: str | None) -> Answer:
-        return self._command(actor, f"/v1/specs/{name}/deprecate", {"reason": reason})
-
-    def delete(self, name: str, actor: str, reason: str | None) -> Answer:
-        return self._command(actor, f"/v1/specs/{name}/delete", {"reason": reason})
+    def send(self, command: str, arguments: dict[str, Any], key: str) -> Answer:
+        body = {name: value for name, value in arguments.items() if name != "actor"}
+        if command == "create":
+            method, path, status = "POST", "/v1/specs", 201
+            body["type"] = "generic"
+        else:
+            name = body.pop("name")
+            method, status = ("PUT", 200) if command == "update" else ("POST", 200)
+            path = f"/v1/specs/{name}/" + ("content" if command == "update" else command)
+        principal = self.api.as_(arguments["actor"])
+        response = principal.call(method, path, json=body, headers={"Idempotency-Key": key})
+        return self._answer(response, status)
 
     def get_spec(self, name: str) -> Answer:
         response = self.api.get(f"/v1/specs/{name}")

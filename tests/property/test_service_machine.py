@@ -35,33 +35,10 @@ class ServiceDriver:
             return Answer(error.code)
         return Answer(None, body, getattr(body, "changed", None))
 
-    def create(self, name: str, content: str, actor: str, reason: str | None) -> Answer:
-        return self._call(
-            self.service.create_spec, name, "generic", content, actor=actor, reason=reason
-        )
-
-    def update(
-        self, name: str, content: str, actor: str, reason: str | None, expected: int | None
-    ) -> Answer:
-        return self._call(
-            self.service.update_spec,
-            name,
-            content,
-            actor=actor,
-            reason=reason,
-            expected_version=expected,
-        )
-
-    def publish(self, name: str, actor: str, reason: str | None, version: int | None) -> Answer:
-        return self._call(
-            self.service.publish_spec, name, actor=actor, reason=reason, version=version
-        )
-
-    def deprecate(self, name: str, actor: str, reason: str | None) -> Answer:
-        return self._call(self.service.deprecate_spec, name, actor=actor, reason=reason)
-
-    def delete(self, name: str, actor: str, reason: str | None) -> Answer:
-        return self._call(self.service.delete_spec, name, actor=actor, reason=reason)
+    def send(self, command: str, arguments: dict[str, Any], key: str) -> Answer:
+        more = {"type": "generic"} if command == "create" else {}
+        method = getattr(self.service, f"{command}_spec")
+        return self._call(method, **arguments, **more, idempotency_key=key)
 
     def get_spec(self, name: str) -> Answer:
         return self._call(self.service.get_spec, name)
