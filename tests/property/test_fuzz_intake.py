@@ -2,10 +2,11 @@
 
 Whatever arrives (any text, any bytes, YAML-ish documents full of anchors, aliases,
 tags, huge numbers, duplicate keys, deep nesting and long strings, or data of any shape
-handed to a type's validator), the only exceptions allowed out are ``ValidationError``
-and ``PayloadTooLarge``; anything else fails. What is accepted is JSON-compatible data
-whose top level is a mapping, and a validator answers a list of problems, each with a
-JSON pointer and a message.
+handed to a type's validator, any input to a valid rule's evaluation), the only
+exceptions allowed out are ``ValidationError`` and ``PayloadTooLarge``; anything else
+fails. What is accepted is JSON-compatible data whose top level is a mapping, and a
+validator answers a list of problems, each with a JSON pointer to a node of the data
+and a message.
 
 The default run is short and the same every time (derandomized, a few seconds). Fuzz
 longer, with new examples on every run, by setting the number of examples per test:
@@ -285,7 +286,7 @@ def accepted_then_validated(content: str | bytes, max_bytes: int) -> None:
         validated(data)
 
 
-@fuzz
+@budget("SPECSVC_FUZZ_EXAMPLES", 1000)  # cheap: most of it is refused at once
 @given(st.one_of(st.text(), st.binary()), LIMITS)
 def test_any_text_or_bytes_are_data_or_a_validation_error(
     content: str | bytes, max_bytes: int
@@ -304,6 +305,29 @@ def test_yamlish_documents_are_data_or_a_validation_error(text: str, max_bytes: 
 @given(shaped)
 def test_every_validator_answers_problems_for_data_of_any_shape(data: Any) -> None:
     validated(data)
+
+
+@fuzz
+@given(
+    rule=rule_trees,
+    input=st.dictionaries(st.sampled_from(("", "f", "e", "x")), json_values, max_size=4),
+)
+def test_a_valid_rule_evaluates_any_input_to_a_result_and_a_trace(
+    rule: dict[str, Any], input: dict[str, Any]
+) -> None:
+    """regex-rules evaluates what its validator accepted, against any JSON input."""
+    spec_type = TYPES["regex-rules"]
+    if spec_type.validate({"rule": rule}):
+        return
+    assert spec_type.evaluate is not None
+    try:
+        outcome = spec_type.evaluate({"rule": rule}, input)
+    except ALLOWED:
+        return
+    assert isinstance(outcome["result"], bool)
+    assert outcome["trace"][0]["path"] == "/rule"
+    assert outcome["trace"][0]["result"] is outcome["result"]
+    assert {entry["path"] for entry in outcome["trace"]} <= set(pointers({"rule": rule}))
 
 
 @pytest.fixture(scope="module")
