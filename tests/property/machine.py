@@ -248,12 +248,26 @@ def lifecycle_machine(
             """Every read of the spec the last command named, and the default list."""
             name = self.touched
             assert name is not None
-            self.check_read(name, self.driver.get_spec(name), self.model.get_spec(name))
-            self.check_read(name, self.driver.get_published(name), self.model.get_published(name))
+            spec, published = self.driver.get_spec(name), self.driver.get_published(name)
+            history = self.driver.history(name)
+            self.check_read(name, spec, self.model.get_spec(name))
+            self.check_read(name, published, self.model.get_published(name))
             self.check_rows(self.driver.list_versions(name), self.model.list_versions(name))
-            self.check_rows(self.driver.history(name), self.model.history(name))
-            self.check_positions(name)
+            self.check_rows(history, self.model.history(name))
+            if history.code is None:
+                self.check_times(spec.body, published, history.body)
+                self.check_positions(history.body)
             self.check_list(None, None, 500)
+
+        @staticmethod
+        def check_times(spec: dict[str, Any], published: Answer, events: list[Any]) -> None:
+            """The spec was created at its first event and updated at its last, and its
+            content was published at the last event that published it."""
+            assert spec["created_at"] == events[0]["timestamp"], (spec, events[0])
+            assert spec["updated_at"] == events[-1]["timestamp"], (spec, events[-1])
+            if published.code is None:
+                publishing = [e for e in events if e["to_state"] == "published"]
+                assert published.body["published_at"] == publishing[-1]["timestamp"]
 
         @staticmethod
         def check_read(name: str, answer: Answer, wanted: tuple[str | None, Any]) -> None:
@@ -270,13 +284,10 @@ def lifecycle_machine(
                 assert [subset(a, w) for a, w in zip(answer.body, rows, strict=False)] == rows
                 assert len(answer.body) == len(rows), (answer.body, rows)
 
-        def check_positions(self, name: str) -> None:
+        def check_positions(self, events: list[Any]) -> None:
             """A command answers the position of the spec's last event, changed or not,
             and a spec's events stand in the log in the order they happened."""
-            history = self.driver.history(name)
-            if history.code is not None:
-                return
-            positions = [event["position"] for event in history.body]
+            positions = [event["position"] for event in events]
             assert positions == sorted(set(positions)), positions
             if self.position is not None:
                 assert self.position == positions[-1], (self.position, positions)
