@@ -100,5 +100,5 @@ def _flag(header: str | None) -> bool | None:
 
 
 RestLifecycle = lifecycle_machine(RestDriver, tuple(PRINCIPALS), PRINCIPALS)
-RestLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=40)
+RestLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 40, stateful_step_count=40)
 TestRestLifecycle = RestLifecycle.TestCase

@@ -66,5 +66,5 @@ class ServiceDriver:
 
 
 ServiceLifecycle = lifecycle_machine(ServiceDriver, ACTORS)
-ServiceLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=60)
+ServiceLifecycle.TestCase.settings = budget("SPECSVC_MACHINE_EXAMPLES", 60, stateful_step_count=50)
 TestServiceLifecycle = ServiceLifecycle.TestCase
