@@ -380,3 +380,37 @@ def test_chain_key_files_that_cannot_work_are_one_line_errors(
     err = capsys.readouterr().err
     assert err.startswith("ConfigurationError: SPECSVC_CHAIN_KEY_FILE: cannot read")
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.system
+def test_on_postgres_an_edited_event_is_named_by_verify_and_stops_the_start() -> None:
+    import psycopg
+
+    from tests.support.stores import scratch_database
+
+    with scratch_database() as url:
+        settings = Settings(database_url=url)
+        store = bootstrap.start(settings, bootstrap.Role.TOOL)
+        try:
+            store.service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+            store.service.update_spec("alpha", "a: 2\n", actor="alice", reason="two")
+            store.service.create_spec("beta", "generic", "b: 1\n", actor="bob")
+        finally:
+            store.service.close()
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute(
+                "UPDATE specs_events SET state = convert_to(replace(convert_from(state,"
+                " 'UTF8'), 'a: 2', 'a: 9'), 'UTF8') WHERE id = 2"
+            )
+        store = bootstrap.start(settings, bootstrap.Role.TOOL)
+        try:
+            assert (2, "edited") in kinds(verify_store(store))
+            with pytest.raises(StoreCorrupted) as answered:
+                store.service.get_spec("alpha")
+            assert answered.value.details == {"position": 2, "kind": "edited"}
+            assert store.service.get_spec("beta")["version"] == 1
+        finally:
+            store.service.close()
+        with pytest.raises(StoreCorrupted) as refused:
+            bootstrap.start(settings)
+        assert refused.value.details["position"] == 2
