@@ -19,7 +19,7 @@ COMMANDS = {
     "backup": "a consistent online copy of the store and its projections",
     "export": "every stored event as JSON Lines, in log order",
     "import": "an export into an EMPTY store, verified event by event afterwards",
-    "verify": "replay every spec without snapshots and rebuild the read models; compare",
+    "verify": "check the hash chain, every snapshot, the timeline and the read models",
     "rebuild-projections": "rebuild the read models and swap them in (safe while serving)",
     "migrate": "copy a SQLite store into an EMPTY PostgreSQL database, then verify the copy",
 }
@@ -27,7 +27,11 @@ EXAMPLES = {
     "backup": ["specsvc backup /backups/specs-$(date +%F).db --db specs.db"],
     "export": ["specsvc export --db specs.db > events.jsonl", "specsvc export --output e.jsonl"],
     "import": ["specsvc import events.jsonl --db restored.db"],
-    "verify": ["specsvc verify --db specs.db"],
+    "verify": [
+        "specsvc verify --db specs.db",
+        "specsvc verify --db specs.db --checkpoint /mnt/offsite/specs-$(date +%F).json",
+        "specsvc verify --db specs.db --against /mnt/offsite/specs-2026-12-01.json",
+    ],
     "rebuild-projections": ["specsvc rebuild-projections --db specs.db"],
     "migrate": [
         "specsvc migrate --from specs.db --to postgresql://specsvc@db.internal:5432/specs",
