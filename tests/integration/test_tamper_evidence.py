@@ -128,6 +128,19 @@ def test_an_event_deleted_from_the_middle(db: Path, running: SpecService) -> Non
         running.update_spec("beta", "b: 3\n", actor="bob", reason="three")
 
 
+def test_a_spec_s_last_event_deleted_makes_its_next_write_store_corrupted(
+    db: Path, running: SpecService
+) -> None:
+    edit(db, f"DELETE FROM {EVENTS} WHERE rowid = 28")  # beta's publication
+    assert (28, "deleted") in kinds(verified(db))
+    assert running.get_spec("beta")["state"] == "draft"  # what the log still holds
+    with pytest.raises(StoreCorrupted) as answered:  # not Unavailable after retries
+        running.update_spec("beta", "b: 3\n", actor="bob", reason="three")
+    assert answered.value.details["position"] == 28
+    assert answered.value.details["kind"] == "deleted"
+    assert running.store_status()["state"] == "corrupted"
+
+
 def test_an_event_deleted_with_its_link(db: Path, running: SpecService) -> None:
     edit(db, f"DELETE FROM {EVENTS} WHERE rowid = 27", "DELETE FROM event_chain WHERE position=27")
     assert (27, "deleted") in kinds(verified(db))
