@@ -76,12 +76,16 @@ class SpecApplication(Leader[UUID]):
 
     name = "Specs"
     log_section_size = 500
-    _corruption_lock = threading.Lock()
     snapshotting_intervals = {Spec: SNAPSHOT_INTERVAL}
 
     # The first corruption this process met (docs/behaviour.md, Tamper evidence): the
     # service reports itself unready from then on.
     corruption: StoreCorrupted | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._corruption_lock = threading.Lock()
+        self._corrupt_positions: set[int | None] = set()
 
     @property
     def timeline(self) -> SpecTimelineRecorder:
@@ -89,14 +93,12 @@ class SpecApplication(Leader[UUID]):
 
     def corrupted(self, error: StoreCorrupted) -> StoreCorrupted:
         """Note ``error`` (logged once per position) and return it, to be raised."""
+        position = error.details.get("position")
         with self._corruption_lock:
-            first = self.corruption is None
-            if first:
+            if self.corruption is None:
                 self.corruption = error
-            seen = self.__dict__.setdefault("_corrupt_positions", set())
-            position = error.details.get("position")
-            new = position not in seen
-            seen.add(position)
+            new = position not in self._corrupt_positions
+            self._corrupt_positions.add(position)
         if new:
             logger.error("store corrupted at position %s: %s", position, error.message)
         return error

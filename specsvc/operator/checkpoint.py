@@ -106,36 +106,36 @@ class Signer:
             return {"algorithm": "hmac-sha256", "value": base64.b64encode(value).decode()}
         return None
 
-    def check(self, checkpoint: Checkpoint) -> str | None:
-        """Why the signature does not hold, or None when it does; a checkpoint this
-        signer has no key for is reported too."""
+    def check(self, checkpoint: Checkpoint) -> tuple[bool | None, str]:
+        """``(True, "valid")``; ``(False, why)`` when the signature does not hold; or
+        ``(None, why not)`` when it cannot be checked here (unsigned, or no key for it)."""
         signature = checkpoint.signature
         if signature is None:
-            return "the checkpoint is not signed"
+            return None, "the checkpoint is not signed"
         message = canonical(checkpoint.body)
         try:
             value = base64.b64decode(signature["value"], validate=True)
         except (KeyError, ValueError):
-            return "the checkpoint's signature is malformed"
+            return False, "the checkpoint's signature is malformed"
         algorithm = signature.get("algorithm")
         if algorithm == "ed25519":
             if self._public is None:
-                return "an Ed25519 signature: set SPECSVC_CHECKPOINT_KEY_FILE to check it"
+                return None, "an Ed25519 signature: set SPECSVC_CHECKPOINT_KEY_FILE to check it"
             from cryptography.exceptions import InvalidSignature
 
             try:
                 self._public.verify(value, message)
             except InvalidSignature:
-                return "the Ed25519 signature does not match: the checkpoint was altered"
-            return None
+                return False, "the Ed25519 signature does not match: the checkpoint was altered"
+            return True, "valid"
         if algorithm == "hmac-sha256":
             if self._hmac_key is None:
-                return "signed with the chain key: set SPECSVC_CHAIN_KEY_FILE to check it"
+                return None, "signed with the chain key: set SPECSVC_CHAIN_KEY_FILE to check it"
             expected = hmac.new(self._hmac_key, message, hashlib.sha256).digest()
             if not hmac.compare_digest(expected, value):
-                return "the HMAC signature does not match: the checkpoint was altered"
-            return None
-        return f"unknown signature algorithm {algorithm!r}"
+                return False, "the HMAC signature does not match: the checkpoint was altered"
+            return True, "valid"
+        return False, f"unknown signature algorithm {algorithm!r}"
 
 
 def canonical(body: dict[str, Any]) -> bytes:
@@ -198,10 +198,8 @@ def check_against(
 ) -> dict[str, Any]:
     """The checkpoint's signature and store identity checked; each failure is one more
     difference in ``report`` (the log itself was checked against it by verify)."""
-    why = signer.check(against)
-    found = []
-    if why is not None and against.signature is not None and "set SPECSVC" not in why:
-        found.append(why)
+    valid, why = signer.check(against)
+    found = [] if valid is not False else [why]
     store_id = store.application.recorder.store_id()
     taken_of = against.body.get("store_id")
     if taken_of != store_id:
@@ -210,7 +208,7 @@ def check_against(
     report["problems"] += [
         {"position": against.position, "kind": "checkpoint", "detail": line} for line in found
     ]
-    return {"position": against.position, "signature": why or "valid"}
+    return {"position": against.position, "signature": why}
 
 
 def take(store: Any, path: str, signer: Signer) -> dict[str, Any]:

@@ -15,6 +15,8 @@ whatever number of processes write.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
@@ -24,6 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
 
 logger = logging.getLogger(__name__)
 
@@ -230,8 +234,6 @@ class Chain:
     def chained_existing(self, rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
         """The chain rows of events stored before the chain existed: ``rows`` of
         (position, originator id, version, topic, state), in position order; logged."""
-        from eventsourcing.persistence import StoredEvent
-
         events = ((row[0], StoredEvent(row[1], row[2], row[3], bytes(row[4]))) for row in rows)
         links = [link.params() for link in self.links(None, events)]
         if links:
@@ -269,8 +271,6 @@ R = TypeVar("R")
 
 def bound(recorder_class: type[R], env: Any) -> type[R]:
     """``recorder_class`` with the chain that the library environment's key names."""
-    import base64
-
     key = env.get(CHAIN_KEY)
     chain = Chain(base64.b64decode(key) if key else None)
     return type(recorder_class.__name__, (recorder_class,), {"chain": chain})
@@ -287,9 +287,6 @@ def as_uuid(value: Any) -> UUID:
 def read_key_file(path: str) -> bytes:
     """A chain key file: at least 32 random bytes, as base64 text (``openssl rand
     -base64 32``) or raw; ValueError with a one-line reason otherwise."""
-    import base64
-    import binascii
-
     try:
         with open(path, "rb") as file:
             raw = file.read()
@@ -349,8 +346,6 @@ def select_snapshots_sql(table: str, gt: bool, lte: bool, desc: bool, limit: boo
 def checked_snapshots(chain: Chain, originator_id: Any, rows: Iterable[Sequence[Any]]) -> list[Any]:
     """The snapshots of ``rows`` (from ``select_snapshots_sql``), each checked against
     its hash; ChainBroken names the first that fails."""
-    from eventsourcing.persistence import StoredEvent
-
     snapshots = []
     for version, topic, state, digest in rows:
         state = bytes(state) if isinstance(state, memoryview) else state
@@ -368,8 +363,6 @@ def checked_snapshots(chain: Chain, originator_id: Any, rows: Iterable[Sequence[
 def checked_events(chain: Chain, originator_id: Any, rows: Iterable[Sequence[Any]]) -> list[Any]:
     """The stored events of ``rows`` (from ``select_checked_sql``), each checked against
     its link; StoreCorrupted names the first position that fails."""
-    from eventsourcing.persistence import StoredEvent
-
     events = []
     for position, version, topic, state, previous, digest, previous_digest in rows:
         stored = StoredEvent(
