@@ -27,7 +27,12 @@ from specsvc.errors import (
     VersionMismatch,
 )
 from specsvc.persistence.chain import ChainBroken
-from specsvc.persistence.interfaces import RememberedAnswer, SpecTimelineRecorder, TimelineEntry
+from specsvc.persistence.interfaces import (
+    ReadModelAltered,
+    RememberedAnswer,
+    SpecTimelineRecorder,
+    TimelineEntry,
+)
 from specsvc.persistence.sealing import ContentSealer, UnreadableContent
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ Remember = Callable[[Spec, "int | None", bool], RememberedAnswer]
 
 class KeyAnswered(Exception):
     """A concurrent request with the same idempotency key was answered first: recall it."""
+
 
 # Chosen by benchmarks/bench_snapshots.py at 1,000 versions: interval 10 reads the latest
 # state in ~0.3 ms (50: ~0.8 ms) for +3.6% on updates and +16% store size.
@@ -63,12 +69,14 @@ def store_errors() -> Iterator[None]:
         raise Unavailable(f"event store unavailable: {error}") from error
     except UnreadableContent as error:  # a read-model row changed on disk
         raise StoreCorrupted(
-            f"{error}: the read models were changed; run specsvc verify, then"
-            " specsvc rebuild-projections",
-            details={"position": None, "kind": "read model differs"},
+            f"{error}: {CHANGED_READ_MODELS}", details={"position": None, "kind": READ_MODEL}
         ) from None
 
 
+READ_MODEL = "read model differs"
+CHANGED_READ_MODELS = (
+    "the read models were changed; run specsvc verify, then specsvc rebuild-projections"
+)
 
 
 class SpecApplication(Leader[UUID]):
@@ -81,6 +89,9 @@ class SpecApplication(Leader[UUID]):
     # The first corruption this process met (docs/behaviour.md, Tamper evidence): the
     # service reports itself unready from then on.
     corruption: StoreCorrupted | None = None
+    # The last read-model row found changed on disk, and the spec it belongs to: the
+    # service is unready while that spec's rows still fail (a rebuild repairs them).
+    read_model_corruption: tuple[StoreCorrupted, UUID] | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -106,6 +117,50 @@ class SpecApplication(Leader[UUID]):
     def broken(self, error: ChainBroken, spec: UUID) -> StoreCorrupted:
         """StoreCorrupted for a spec's event or snapshot that fails its hash, noted."""
         return self.corrupted(self._as_corrupted(error, spec))
+
+    @contextmanager
+    def read_models_checked(self) -> Iterator[None]:
+        """store_errors, and a read-model row changed on disk (one that fails its hash,
+        or is missing) answered as StoreCorrupted at its event's position, noted."""
+        try:
+            with store_errors():
+                yield
+        except StoreCorrupted as error:
+            raise self._read_model_corrupted(error, None) from None
+        except ReadModelAltered as error:
+            position, sequence = error.position, error.sequence
+            if position is None and error.spec_id is not None:
+                spec = UUID(error.spec_id)
+                if sequence is None and error.version is not None:
+                    sequence = self.timeline.sequence_of_version(spec, error.version)
+                if sequence is not None:
+                    position = self.timeline.position_of(spec, sequence)
+            corrupted = StoreCorrupted(
+                f"{error}: {CHANGED_READ_MODELS}",
+                details={"position": position, "kind": READ_MODEL},
+            )
+            spec_of = UUID(error.spec_id) if error.spec_id else None
+            raise self._read_model_corrupted(corrupted, spec_of) from None
+
+    def read_model_lacks(self, spec: UUID, projected: int) -> None:
+        """StoreCorrupted (noted) when a spec that the read models are said to hold at
+        ``projected`` has no summary there: its row was deleted on disk."""
+        position = self.timeline.position_of(spec, 1)
+        if position is not None and position <= projected:
+            corrupted = StoreCorrupted(
+                f"the read models lack the summary of spec {spec}, created at position"
+                f" {position}: {CHANGED_READ_MODELS}",
+                details={"position": position, "kind": READ_MODEL},
+            )
+            raise self._read_model_corrupted(corrupted, spec)
+
+    def _read_model_corrupted(self, error: StoreCorrupted, spec: UUID | None) -> StoreCorrupted:
+        logger.error(
+            "read models corrupted at position %s: %s", error.details.get("position"), error.message
+        )
+        if spec is not None:
+            self.read_model_corruption = (error, spec)
+        return error
 
     def _as_corrupted(self, error: ChainBroken, spec: UUID) -> StoreCorrupted:
         position = error.position

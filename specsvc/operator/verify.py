@@ -6,6 +6,7 @@ files agreeing with each other proves nothing on its own.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -210,16 +211,30 @@ def _read_model_problems(store: OpenStore) -> list[Problem]:
         return [_problem_of(error)]
     except Exception as error:  # events the projections cannot decode
         return [Problem(None, "read model differs", f"cannot rebuild the read models: {error}")]
-    return [Problem(_position_in(line), "read model differs", line) for line in found]
+    return [Problem(_position_in(line, app), "read model differs", line) for line in found]
 
 
-def _position_in(line: str) -> int | None:
-    # "projections: audit_log 12: ..." names the position of the audit row.
-    words = line.split()
-    if len(words) > 2 and words[1] == "audit_log":
-        digits = words[2].rstrip(":,")
-        return int(digits) if digits.isdigit() else None
-    return None
+def _position_in(line: str, app: SpecApplication) -> int | None:
+    """The position of the event whose projection wrote the row a line names:
+    "projections: audit_log 12: ..." (its own), "projections: spec_versions ID, 3: ..."
+    (the event that wrote version 3), "projections: spec_summaries ID: ..." (the spec's
+    last event)."""
+    words = [word.rstrip(":,") for word in line.split()]
+    if len(words) < 3:
+        return None
+    try:
+        if words[1] == "audit_log":
+            return int(words[2])
+        spec = UUID(words[2])
+        if words[1] == "spec_versions":
+            sequence = app.timeline.sequence_of_version(spec, int(words[3]))
+        elif words[1] == "spec_summaries":
+            sequence = app.timeline.sequence_at(spec, datetime.max.replace(tzinfo=UTC))
+        else:
+            return None
+    except (ValueError, IndexError):
+        return None
+    return None if sequence is None else app.timeline.position_of(spec, sequence)
 
 
 def _problem_of(error: SpecServiceError) -> Problem:

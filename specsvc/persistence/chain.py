@@ -127,11 +127,13 @@ class Chain:
         self.algorithm = KEYED if self._key else PLAIN
         # Names the key without revealing it, so a wrong key is told from tampering.
         self.key_id = "" if self._key is None else self._mac(b"specsvc chain key id").hex()[:16]
+        # The read-model rows' key, derived from the chain key (BLAKE2b takes 64 bytes).
+        self._row_key = b"" if self._key is None else self._mac(b"specsvc row key")
 
     def _mac(self, data: bytes) -> bytes:
         if self._key is None:
             return hashlib.sha256(data).digest()
-        return hmac.new(self._key, data, hashlib.sha256).digest()
+        return hmac.digest(self._key, data, "sha256")  # one call into OpenSSL
 
     def hash(
         self,
@@ -190,6 +192,16 @@ class Chain:
                 )
             )
         )
+
+    def row_hash(self, table: str, values: Sequence[Any]) -> str:
+        """A read-model row's hash (docs/behaviour.md, Tamper evidence) over the row's
+        table and its values (text, integers or None): a row cannot be edited, nor moved
+        to another table, without the key."""
+        # repr of a tuple of text, integers and None is unambiguous (text is quoted and
+        # escaped) and costs one call, where a hand-rolled encoding costs one per value.
+        # Keyed BLAKE2b, not HMAC: one call per row read, at a third of HMAC's cost.
+        encoded = repr((table, *values)).encode("utf-8", "surrogatepass")
+        return hashlib.blake2b(encoded, key=self._row_key, digest_size=32).hexdigest()
 
     def snapshot_rows(self, stored: Sequence[Any], originator_id: Any) -> list[dict[str, Any]]:
         """The snapshot_chain rows of newly stored snapshots (``originator_id`` as the
@@ -314,8 +326,7 @@ def select_checked_sql(
         f"SELECT e.{position}, e.originator_version, e.topic, e.state,"
         " c.previous, c.hash, p.hash"
         f" FROM {table} e LEFT JOIN event_chain c ON c.position = e.{position}"
-        " LEFT JOIN event_chain p ON p.position = c.previous"
-        + _window("e", gt, lte, desc, limit)
+        " LEFT JOIN event_chain p ON p.position = c.previous" + _window("e", gt, lte, desc, limit)
     )
 
 

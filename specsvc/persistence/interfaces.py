@@ -58,6 +58,12 @@ class SpecTimelineRecorder(ABC):
         """The global log position of one event of a spec."""
 
     @abstractmethod
+    def projected_counts(self, upto: int) -> dict[str, int]:
+        """The rows each read-model table holds once the log is projected up to
+        position ``upto``: one summary per spec, one version per content change, one
+        audit row per event."""
+
+    @abstractmethod
     def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
         """The sequence number of the event that produced a content version."""
 
@@ -156,6 +162,23 @@ class EventRow:
     from_state: str | None = None
     to_state: str | None = None
     published_version: int | None = None
+
+
+class ReadModelAltered(Exception):
+    """A read-model row that does not match its hash, or is missing where the rows
+    around it say it must be (the application layer answers StoreCorrupted)."""
+
+    def __init__(
+        self,
+        what: str,
+        spec_id: str | None,
+        sequence: int | None = None,
+        position: int | None = None,
+        version: int | None = None,
+    ):
+        super().__init__(what)
+        self.spec_id, self.sequence, self.position = spec_id, sequence, position
+        self.version = version  # a content version: where its event is, when no sequence
 
 
 @dataclass(frozen=True)

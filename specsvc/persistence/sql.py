@@ -7,18 +7,22 @@ and the timeline mean the same on either store.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from abc import abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from specsvc.persistence.chain import Chain
 from specsvc.persistence.interfaces import (
     EPOCH,
     EventQuery,
     EventRow,
+    ReadModelAltered,
     RememberedAnswer,
     SpecReadModelRecorder,
     SpecTimelineRecorder,
@@ -67,6 +71,10 @@ TIMELINE_FROM_START = f"{TIMELINE_COLUMNS} ORDER BY spec_id, sequence LIMIT :lim
 TIMELINE_AFTER = (
     f"{TIMELINE_COLUMNS} WHERE (spec_id, sequence) > (:spec_id, :sequence)"
     " ORDER BY spec_id, sequence LIMIT :limit"
+)
+PROJECTED_COUNTS = (
+    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN sequence = 1 THEN 1 ELSE 0 END), 0),"
+    " COUNT(content_version) FROM spec_timeline WHERE position <= :upto"
 )
 STORE_ID = "SELECT id FROM store_identity"
 ADOPT_STORE_ID = "UPDATE store_identity SET id = :id"
@@ -150,6 +158,46 @@ AUDIT_COLUMNS = (
     " from_state, to_state, published_version"
 )
 TIME_COLUMNS = ("created_at", "updated_at", "published_at", "timestamp")
+# What each row's hash covers (docs/behaviour.md, Tamper evidence): every column but the
+# content, which its content_sha256 covers, so listings check rows without reading it.
+HASHED: dict[str, tuple[str, ...]] = {
+    "spec_summaries": tuple(c.strip() for c in SUMMARY_COLUMNS.split(",")),
+    "spec_versions": ("spec_id", *(c.strip() for c in VERSION_COLUMNS.split(","))),
+    "audit_log": (*(c.strip() for c in AUDIT_COLUMNS.split(",")), "spec_id"),
+}
+# The rows one event's projection writes, by table: the statement that reads back what
+# their hash covers, and the one that stores it.
+_KEYS = {
+    "spec_summaries": "id=:spec_id",
+    "spec_versions": "spec_id=:spec_id AND version=:version",
+    "audit_log": "position=:position",
+}
+HASH_SOURCE = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE {_KEYS[t]}" for t in HASHED}
+SET_HASH = {t: f"UPDATE {t} SET row_hash=:row_hash WHERE {_KEYS[t]}" for t in HASHED}
+UNHASHED = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE row_hash IS NULL" for t in HASHED}
+
+
+def hashed_keys(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]:
+    """The rows, by table and key, that projecting ``row`` at ``position`` writes."""
+    spec = str(row.spec_id)
+    keys: list[tuple[str, dict[str, Any]]] = [
+        ("spec_summaries", {"spec_id": spec}),
+        ("audit_log", {"position": position}),
+    ]
+    if row.content is not None:
+        keys.append(("spec_versions", {"spec_id": spec, "version": row.version}))
+    return keys
+
+
+def key_params(table: str, values: Sequence[Any]) -> dict[str, Any]:
+    """The key of a row read with its HASHED columns, as SET_HASH names it."""
+    row = dict(zip(HASHED[table], values, strict=True))
+    if table == "spec_summaries":
+        return {"spec_id": row["id"]}
+    if table == "spec_versions":
+        return {"spec_id": row["spec_id"], "version": row["version"]}
+    return {"position": row["position"]}
+
 
 _CREATED = (
     "INSERT INTO spec_summaries (" + SUMMARY_COLUMNS + ") VALUES (:spec_id, :name, :type,"
@@ -216,25 +264,35 @@ def summaries(query: SummaryQuery) -> tuple[str, dict[str, Any]]:
         params["after"] = query.after_name
     where = " AND ".join(clauses)
     return (
-        f"SELECT {SUMMARY_COLUMNS} FROM spec_summaries WHERE {where} ORDER BY name LIMIT :limit",
+        f"SELECT {SUMMARY_COLUMNS}, row_hash FROM spec_summaries WHERE {where}"
+        " ORDER BY name LIMIT :limit",
         params,
     )
 
 
-SUMMARY = f"SELECT {SUMMARY_COLUMNS} FROM spec_summaries WHERE id=:spec_id"
-# One query for the hottest read: the summary joined with its published content.
+SUMMARY = f"SELECT {SUMMARY_COLUMNS}, row_hash FROM spec_summaries WHERE id=:spec_id"
+# One query for the hottest read: the summary joined with its published version, with
+# what both rows' hashes cover (the version's columns as v_*).
 PUBLISHED = (
     "SELECT "
-    + ", ".join(f"s.{c.strip()}" for c in SUMMARY_COLUMNS.split(","))
+    + ", ".join(f"s.{c}" for c in (*HASHED["spec_summaries"], "row_hash"))
+    + ", "
+    + ", ".join(f"v.{c} AS v_{c}" for c in (*HASHED["spec_versions"], "row_hash"))
     + ", v.content FROM spec_summaries s LEFT JOIN spec_versions v"
     " ON v.spec_id = s.id AND v.version = s.published_version WHERE s.id=:spec_id"
 )
 VERSION = (
-    f"SELECT {VERSION_COLUMNS}, content FROM spec_versions"
+    f"SELECT spec_id, {VERSION_COLUMNS}, content, row_hash FROM spec_versions"
     " WHERE spec_id=:spec_id AND version=:version"
 )
-VERSIONS = f"SELECT {VERSION_COLUMNS} FROM spec_versions WHERE spec_id=:spec_id ORDER BY version"
-HISTORY = f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE spec_id=:spec_id ORDER BY sequence"
+VERSIONS = (
+    f"SELECT spec_id, {VERSION_COLUMNS}, row_hash FROM spec_versions WHERE spec_id=:spec_id"
+    " ORDER BY version"
+)
+HISTORY = (
+    f"SELECT {AUDIT_COLUMNS}, spec_id, row_hash FROM audit_log WHERE spec_id=:spec_id"
+    " ORDER BY sequence"
+)
 MAX_POSITION = "SELECT MAX(position) AS position FROM audit_log"
 
 
@@ -252,7 +310,8 @@ def audit(query: EventQuery) -> tuple[str, dict[str, Any]]:
             params[name] = value
     where = " AND ".join(clauses)
     return (
-        f"SELECT {AUDIT_COLUMNS} FROM audit_log WHERE {where} ORDER BY position LIMIT :limit",
+        f"SELECT {AUDIT_COLUMNS}, spec_id, row_hash FROM audit_log WHERE {where}"
+        " ORDER BY position LIMIT :limit",
         params,
     )
 
@@ -303,6 +362,15 @@ class TimelineQueries(SpecTimelineRecorder):
     def position_of(self, spec_id: UUID, sequence: int) -> int | None:
         return self._scalar(POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
 
+    def projected_counts(self, upto: int) -> dict[str, int]:
+        row = self._fetch_one(PROJECTED_COUNTS, {"upto": upto})
+        events, specs, versions = row or (0, 0, 0)
+        return {
+            "spec_summaries": int(specs),
+            "spec_versions": int(versions),
+            "audit_log": int(events),
+        }
+
     def sequence_of_version(self, spec_id: UUID, content_version: int) -> int | None:
         return self._scalar(
             SEQUENCE_OF_VERSION, {"spec_id": spec_id.hex, "version": content_version}
@@ -329,17 +397,24 @@ class TimelineQueries(SpecTimelineRecorder):
         ]
 
 
+Run = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+
+
 class ReadModelQueries(SpecReadModelRecorder):
     """The read models' queries, for a backend that can fetch rows as dicts.
 
     Content is stored sealed by ``content_sealer`` (set by the backend's factory when the
-    store is encrypted) and opened as it is read."""
+    store is encrypted) and opened as it is read. Every row carries a hash by ``chain``
+    (bound by the factory, with the event store's chain key), written in the projection
+    transaction and checked whenever the row is read: a row changed on disk raises
+    ReadModelAltered instead of being served."""
 
     content_sealer: ContentSealer = PLAIN
+    chain: Chain = Chain()
 
     @abstractmethod
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """The rows ``statement`` selects, decoded, in a read-only transaction."""
+        """The rows ``statement`` selects, as stored, in a read-only transaction."""
 
     @abstractmethod
     def stored_tables(self) -> dict[str, TableDump]:
@@ -356,10 +431,59 @@ class ReadModelQueries(SpecReadModelRecorder):
                 params["content"] = sealed
         return statements
 
+    def project(self, run: Run, row: EventRow, position: int) -> None:
+        """Project one event with ``run`` (which executes a statement in the projection
+        transaction and returns the rows it selects), then hash the rows it wrote."""
+        for statement, params in self.projection_statements(row, position):
+            run(statement, params)
+        for table, key in hashed_keys(row, position):
+            values = run(HASH_SOURCE[table], key)[0]
+            run(SET_HASH[table], {**key, "row_hash": self.chain.row_hash(table, values)})
+
+    def hash_unhashed(self, run: Run) -> int:
+        """Hash the rows written before rows had hashes (once, on upgrade): how many."""
+        done = 0
+        for table in HASHED:
+            for values in run(UNHASHED[table], {}):
+                params = key_params(table, values)
+                run(SET_HASH[table], {**params, "row_hash": self.chain.row_hash(table, values)})
+                done += 1
+        return done
+
+    def _checked(self, table: str, row: dict[str, Any], prefix: str = "") -> None:
+        values = [row[prefix + column] for column in HASHED[table]]
+        stored = row.pop(prefix + "row_hash")
+        expected = self.chain.row_hash(table, values)
+        if stored is None or not hmac.compare_digest(str(stored), expected):
+            raise self._altered(table, row, prefix, "does not match its hash")
+
+    @staticmethod
+    def _altered(table: str, row: dict[str, Any], prefix: str, what: str) -> ReadModelAltered:
+        spec = row.get(prefix + ("id" if table == "spec_summaries" else "spec_id"))
+        sequence = row.get(prefix + ("revision" if table == "spec_summaries" else "sequence"))
+        position = row.get("position") if table == "audit_log" else None
+        where = {
+            "spec_summaries": f"summary of spec {spec}",
+            "spec_versions": f"version {row.get(prefix + 'version')} of spec {spec}",
+            "audit_log": f"audit row at position {position}",
+        }[table]
+        return ReadModelAltered(f"the read models' {where} {what}", spec, sequence, position)
+
+    def _with_content(self, table: str, row: dict[str, Any], prefix: str = "") -> None:
+        """Open the row's content and check it against the content_sha256 its hash covers."""
+        row["content"] = self.content_sealer.open(row["content"])
+        digest = hashlib.sha256(row["content"].encode("utf-8")).hexdigest()
+        if digest != row[prefix + "content_sha256"]:
+            raise self._altered(table, row, prefix, "holds content that does not match it")
+
+    def _hashed(self, table: str, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        rows = self._rows(statement, params)
+        for row in rows:
+            self._checked(table, row)
+        return rows
+
     def dump_tables(self) -> dict[str, TableDump]:
-        return {
-            table: self._opened_dump(dump) for table, dump in self.stored_tables().items()
-        }
+        return {table: self._opened_dump(dump) for table, dump in self.stored_tables().items()}
 
     def _opened_dump(self, dump: TableDump) -> TableDump:
         if "content" not in dump.columns or self.content_sealer is PLAIN:
@@ -376,35 +500,72 @@ class ReadModelQueries(SpecReadModelRecorder):
         except ValueError:
             return "(stored content that does not decrypt)"
 
-    def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
-        if row.get("content") is not None:
-            row["content"] = self.content_sealer.open(row["content"])
-        return row
-
     def select_summaries(self, query: SummaryQuery) -> list[dict[str, Any]]:
-        return self._rows(*summaries(query))
+        return [decoded(r) for r in self._hashed("spec_summaries", *summaries(query))]
 
     def select_summary(self, spec_id: UUID) -> dict[str, Any] | None:
-        rows = self._rows(SUMMARY, {"spec_id": str(spec_id)})
-        return rows[0] if rows else None
+        rows = self._hashed("spec_summaries", SUMMARY, {"spec_id": str(spec_id)})
+        return decoded(rows[0]) if rows else None
 
     def select_published(self, spec_id: UUID) -> dict[str, Any] | None:
-        rows = self._rows(PUBLISHED, {"spec_id": str(spec_id)})
-        return self._opened(rows[0]) if rows else None
+        rows = self._hashed("spec_summaries", PUBLISHED, {"spec_id": str(spec_id)})
+        if not rows:
+            return None
+        row = rows[0]
+        if row["published_version"] is not None:
+            if row["v_version"] is None:
+                version = row["published_version"]
+                raise ReadModelAltered(
+                    f"the read models lack version {version} of spec {row['id']}, published",
+                    row["id"],
+                    version=version,
+                )
+            self._checked("spec_versions", row, "v_")
+            self._with_content("spec_versions", row, "v_")
+        for column in (*HASHED["spec_versions"], "row_hash"):
+            row.pop("v_" + column, None)
+        return decoded(row)
 
     def select_version(self, spec_id: UUID, version: int) -> dict[str, Any] | None:
-        rows = self._rows(VERSION, {"spec_id": str(spec_id), "version": version})
-        return self._opened(rows[0]) if rows else None
+        rows = self._hashed("spec_versions", VERSION, {"spec_id": str(spec_id), "version": version})
+        if not rows:
+            return None
+        self._with_content("spec_versions", rows[0])
+        return decoded(_without(rows[0], "spec_id"))
 
     def select_versions(self, spec_id: UUID) -> list[dict[str, Any]]:
-        return self._rows(VERSIONS, {"spec_id": str(spec_id)})
+        rows = self._hashed("spec_versions", VERSIONS, {"spec_id": str(spec_id)})
+        _gapless("spec_versions", rows, "version")
+        return [decoded(_without(r, "spec_id")) for r in rows]
 
     def select_audit(self, query: EventQuery) -> list[dict[str, Any]]:
-        return self._rows(*audit(query))
+        rows = self._hashed("audit_log", *audit(query))
+        return [decoded(_without(r, "spec_id")) for r in rows]
 
     def select_history(self, spec_id: UUID) -> list[dict[str, Any]]:
-        return self._rows(HISTORY, {"spec_id": str(spec_id)})
+        rows = self._hashed("audit_log", HISTORY, {"spec_id": str(spec_id)})
+        _gapless("audit_log", rows, "sequence")
+        return [decoded(_without(r, "spec_id")) for r in rows]
 
     def max_position(self) -> int:
         rows = self._rows(MAX_POSITION, {})
         return int(rows[0]["position"] or 0) if rows else 0
+
+
+def _without(row: dict[str, Any], column: str) -> dict[str, Any]:
+    del row[column]
+    return row
+
+
+def _gapless(table: str, rows: list[dict[str, Any]], column: str) -> None:
+    """ReadModelAltered unless a spec's ``rows`` number ``column`` 1, 2, 3... (a spec's
+    versions and its events are numbered without gaps, so a gap is a deleted row)."""
+    for expected, row in enumerate(rows, start=1):
+        if row[column] != expected:
+            noun = "version" if column == "version" else "event"
+            raise ReadModelAltered(
+                f"the read models' {table} rows of spec {row['spec_id']} lack {noun} {expected}",
+                row["spec_id"],
+                expected if column == "sequence" else None,
+                version=expected if column == "version" else None,
+            )

@@ -7,8 +7,10 @@ from typing import Any
 
 from specsvc.application import SpecApplication, store_errors
 from specsvc.cache import CacheStatus, QueryCache
-from specsvc.persistence.interfaces import SpecReadModelRecorder
+from specsvc.errors import StoreCorrupted
+from specsvc.persistence.interfaces import ReadModelAltered, SpecReadModelRecorder
 from specsvc.runners.monitor import ProjectionMonitor, ProjectionStatus
+from specsvc.service.queries import reaches
 
 
 class SpecOperations:
@@ -23,9 +25,11 @@ class SpecOperations:
 
     def store_status(self) -> dict[str, Any]:
         """``ok``, or ``corrupted`` with the position and reason of the first stored event
-        or snapshot this process found failing to decode or to match the hash chain; the
-        service stays unready until it is restarted on a repaired store."""
-        corruption = self._app.corruption
+        or snapshot this process found failing to decode or to match the hash chain (the
+        service stays unready until it is restarted on a repaired store), else of the
+        last read-model row found changed, while that spec's rows still fail their
+        checks (``specsvc rebuild-projections`` repairs them while the service runs)."""
+        corruption = self._app.corruption or self._read_model_still_corrupted()
         if corruption is None:
             return {"state": "ok"}
         return {
@@ -34,6 +38,26 @@ class SpecOperations:
             "kind": corruption.details.get("kind"),
             "reason": corruption.message,
         }
+
+    def _read_model_still_corrupted(self) -> StoreCorrupted | None:
+        found = self._app.read_model_corruption
+        if found is None:
+            return None
+        error, spec = found
+        try:
+            with store_errors():
+                summary = self._read_model.select_summary(spec)
+                if summary is None:
+                    return error
+                versions = self._read_model.select_versions(spec)
+                reaches(summary, len(versions), "version", "version")
+                events = self._read_model.select_history(spec)
+                reaches(summary, len(events), "revision", "event")
+                self._read_model.select_published(spec)
+        except (ReadModelAltered, StoreCorrupted):
+            return error
+        self._app.read_model_corruption = None
+        return None
 
     def cache_status(self) -> CacheStatus:
         """The query cache: off, ok, or degraded (reads are answered from the store)."""

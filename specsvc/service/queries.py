@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
-from specsvc.application import SpecApplication, store_errors
+from specsvc.application import SpecApplication
 from specsvc.cache import PUBLISHED, SPEC, QueryCache
 from specsvc.config import Settings
 from specsvc.content.diffing import diff_contents
@@ -24,7 +24,12 @@ from specsvc.errors import (
     VersionNotFound,
 )
 from specsvc.observability.metrics import CACHE_HITS, CACHE_MISSES
-from specsvc.persistence.interfaces import EventQuery, SpecReadModelRecorder, SummaryQuery
+from specsvc.persistence.interfaces import (
+    EventQuery,
+    ReadModelAltered,
+    SpecReadModelRecorder,
+    SummaryQuery,
+)
 from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service import consistency, inputs
 from specsvc.service.consistency import Consistency
@@ -140,8 +145,14 @@ class SpecQueries:
         return value
 
     def _published_row(self, key: UUID) -> dict[str, Any] | None:
-        with store_errors():
-            return self._read_model.select_published(key)
+        with self._app.read_models_checked():
+            row = self._read_model.select_published(key)
+            if row is None:  # as in _summary
+                projected = self._monitor.projected_position()
+                row = self._read_model.select_published(key)
+        if row is None:
+            self._app.read_model_lacks(key, projected)
+        return row
 
     def _published_as_of(self, name: str, moment: datetime) -> dict[str, Any]:
         spec = self._app.get_as_of(name, moment)
@@ -174,7 +185,7 @@ class SpecQueries:
             state, type, name_prefix, inputs.decode_page_token(page_token, filters), limit + 1
         )
         self._consistency.read_models(min_position)
-        with store_errors():
+        with self._app.read_models_checked():
             rows = self._read_model.select_summaries(query)
         next_token = None
         if len(rows) > limit:
@@ -183,9 +194,10 @@ class SpecQueries:
         return {"specs": [summary_resource(r) for r in rows], "next_page_token": next_token}
 
     def list_versions(self, name: str, *, min_position: int | None = None) -> dict[str, Any]:
-        self._summary(name, min_position)
-        with store_errors():
+        summary = self._summary(name, min_position)
+        with self._app.read_models_checked():
             rows = self._read_model.select_versions(spec_id(name))
+            reaches(summary, len(rows), "version", "version")
         return {"versions": [version_resource(r, with_content=False) for r in rows]}
 
     def get_version(
@@ -210,9 +222,11 @@ class SpecQueries:
         )
 
     def history(self, name: str, *, min_position: int | None = None) -> dict[str, Any]:
-        self._summary(name, min_position)
-        with store_errors():
-            return {"events": self._read_model.select_history(spec_id(name))}
+        summary = self._summary(name, min_position)
+        with self._app.read_models_checked():
+            events = self._read_model.select_history(spec_id(name))
+            reaches(summary, len(events), "revision", "event")
+        return {"events": events}
 
     def list_events(
         self,
@@ -237,7 +251,7 @@ class SpecQueries:
             until=inputs.instant(until, "until"),
         )
         self._consistency.read_models(min_position)
-        with store_errors():
+        with self._app.read_models_checked():
             events = self._read_model.select_audit(query)
         return {"events": events, "next_after": events[-1]["position"] if events else after}
 
@@ -298,9 +312,16 @@ class SpecQueries:
     def _summary(self, name: str, min_position: int | None = None) -> dict[str, Any]:
         name = inputs.existing_name(name)
         self._consistency.read_models(min_position)
-        with store_errors():
-            summary = self._read_model.select_summary(spec_id(name))
+        key = spec_id(name)
+        with self._app.read_models_checked():
+            summary = self._read_model.select_summary(key)
+            if summary is None:
+                # Read again after the position it must reflect: a spec created at or
+                # before it and still without a summary lost its row on disk.
+                projected = self._monitor.projected_position()
+                summary = self._read_model.select_summary(key)
         if summary is None:
+            self._app.read_model_lacks(key, projected)
             raise SpecNotFound(f"spec {name!r} not found", details={"name": name})
         return summary
 
@@ -309,9 +330,15 @@ class SpecQueries:
     ) -> dict[str, Any]:
         summary = self._summary(name, min_position)
         self._check_version(name, inputs.positive_int(version, "version"), summary["version"])
-        with store_errors():
+        with self._app.read_models_checked():
             row = self._read_model.select_version(spec_id(name), version)
-        assert row is not None, f"read model lacks version {version} of {name}"
+            if row is None:
+                key = spec_id(name)
+                raise ReadModelAltered(
+                    f"the read models lack version {version} of spec {key}",
+                    str(key),
+                    version=version,
+                )
         return row
 
     @staticmethod
@@ -330,6 +357,18 @@ class SpecQueries:
             raise SpecNotPublished(
                 f"spec {name!r} has never been published", details={"name": name}
             )
+
+
+def reaches(summary: dict[str, Any], count: int, column: str, noun: str) -> None:
+    """ReadModelAltered unless a spec's gapless rows (read after its summary, so never
+    fewer) reach the summary's last ``column``: the last ones were deleted on disk."""
+    if count < summary[column]:
+        raise ReadModelAltered(
+            f"the read models lack {noun} {count + 1} of spec {summary['id']}",
+            summary["id"],
+            count + 1 if noun == "event" else None,
+            version=count + 1 if noun == "version" else None,
+        )
 
 
 def _json_size(value: Any) -> int | None:

@@ -276,9 +276,150 @@ def test_read_model_rows_edited_or_deleted(db: Path) -> None:
         " AND version = 2",
         "DELETE FROM audit_log WHERE position = 29",
     )
-    found = kinds(verified(db))
-    assert (29, "read model differs") in found
-    assert (None, "read model differs") in found
+    # Each row is named by the position of the event whose projection wrote it.
+    assert kinds(verified(db)) == {(27, "read model differs"), (29, "read model differs")}
+
+
+def read_model_corruption(call: Any) -> dict[str, Any]:
+    with pytest.raises(StoreCorrupted) as answered:
+        call()
+    return dict(answered.value.details)
+
+
+READ_MODEL = "read model differs"
+
+
+def test_an_edited_version_row_is_never_served(db: Path, running: SpecService) -> None:
+    # Beta's version 2 (position 27) is its published one: the published read, the
+    # version read, a diff and an evaluation all read the row.
+    edit(
+        projections_path(str(db)),
+        f"UPDATE spec_versions SET content = 'b: 666' WHERE spec_id = '{spec_id('beta')}'"
+        " AND version = 2",
+    )
+    expected = {"position": 27, "kind": READ_MODEL}
+    assert read_model_corruption(lambda: running.get_published("beta")) == expected
+    assert read_model_corruption(lambda: running.get_version("beta", 2)) == expected
+    assert read_model_corruption(lambda: running.diff("beta", 1, 2)) == expected
+    assert running.get_version("beta", 1)["content"] == "b: 1\n"  # its other rows still serve
+    status = running.store_status()
+    assert status["state"] == "corrupted" and status["kind"] == READ_MODEL
+    assert "rebuild-projections" in status["reason"]
+
+
+def test_edited_summary_and_audit_rows_are_never_served(db: Path, running: SpecService) -> None:
+    edit(
+        projections_path(str(db)),
+        "UPDATE audit_log SET actor = 'mallory' WHERE position = 29",
+        f"UPDATE spec_summaries SET state = 'published' WHERE id = '{spec_id('alpha')}'",
+    )
+    assert read_model_corruption(lambda: running.history("gamma")) == {
+        "position": 29,
+        "kind": READ_MODEL,
+    }
+    assert read_model_corruption(lambda: running.list_events(after=20))["position"] == 29
+    assert running.list_events(limit=28)["events"][-1]["position"] == 28  # rows before it
+    # The summary's hash covers its revision: its position is that event's (25).
+    assert read_model_corruption(lambda: running.list_specs()) == {
+        "position": 25,
+        "kind": READ_MODEL,
+    }
+    assert read_model_corruption(lambda: running.list_versions("alpha"))["position"] == 25
+    assert running.list_versions("beta")["versions"][-1]["version"] == 2
+
+
+def test_a_row_rehashed_without_the_chain_key_is_refused(tmp_path: Path) -> None:
+    from specsvc.persistence.chain import Chain
+
+    key = tmp_path / "chain.key"
+    key.write_text("c2VjcmV0LWtleS1vZi1hdC1sZWFzdC0zMi1ieXRlcy1sb25n\n")
+    db = tmp_path / "keyed.db"
+    settings = Settings(db=str(db), chain_key_file=str(key))
+    with SpecService.open(settings=settings) as svc:
+        svc.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+        columns = "position, spec, sequence, event, timestamp, actor, correlation_id, reason,"
+        columns += " version, from_state, to_state, published_version, spec_id"
+        values = list(rows(projections_path(str(db)), f"SELECT {columns} FROM audit_log")[0])
+        values[5] = "mallory"
+        forged = Chain().row_hash("audit_log", values)  # what anyone can compute
+        edit(
+            projections_path(str(db)),
+            "UPDATE audit_log SET actor = 'mallory', row_hash = ? WHERE position = 1",
+            params=(forged,),
+        )
+        assert read_model_corruption(lambda: svc.history("alpha"))["position"] == 1
+
+
+@pytest.mark.parametrize(
+    ("statement", "position"),
+    [
+        ("DELETE FROM audit_log WHERE position = 28", 28),  # beta's last event
+        ("DELETE FROM audit_log WHERE position = 26", 26),  # beta's first
+        (f"DELETE FROM spec_versions WHERE spec_id = '{spec_id('beta')}' AND version = 2", 27),
+        (f"DELETE FROM spec_versions WHERE spec_id = '{spec_id('beta')}' AND version = 1", 26),
+        (f"DELETE FROM spec_summaries WHERE id = '{spec_id('beta')}'", 26),
+    ],
+)
+def test_deleted_read_model_rows_answer_store_corrupted_and_stop_the_start(
+    db: Path, running: SpecService, statement: str, position: int
+) -> None:
+    edit(projections_path(str(db)), statement)
+    answers = []
+    for read in (
+        lambda: running.history("beta"),
+        lambda: running.list_versions("beta"),
+        lambda: running.get_published("beta"),
+        lambda: running.get_version("beta", 2),
+    ):
+        try:
+            read()
+        except StoreCorrupted as error:
+            answers.append(error.details)
+    assert answers and all(a == {"position": position, "kind": READ_MODEL} for a in answers)
+    refused = refused_start(db)
+    assert refused.details["kind"] == READ_MODEL
+    assert "run specsvc verify, then specsvc rebuild-projections" in refused.message
+    assert main(["rebuild-projections", "--db", str(db)]) == 0
+    with SpecService.open(str(db)) as svc:
+        assert [e["position"] for e in svc.history("beta")["events"]] == [26, 27, 28]
+
+
+def test_a_deleted_read_model_file_is_rebuilt_from_the_log(db: Path) -> None:
+    with SpecService.open(str(db)) as svc:
+        before = (svc.list_events(limit=100), svc.get_published("beta"), svc.list_specs())
+    Path(projections_path(str(db))).unlink()
+    with SpecService.open(str(db)) as svc:
+        assert (svc.list_events(limit=100), svc.get_published("beta"), svc.list_specs()) == (before)
+    assert verified(db)["differences"] == []
+
+
+def test_read_models_from_before_rows_had_hashes_are_hashed_once_on_first_start(
+    db: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = projections_path(str(db))
+    edit(path, *(f"ALTER TABLE {t} DROP COLUMN row_hash" for t in ALL_READ_MODELS))
+    first, second = started_twice(db, caplog, lambda svc: len(svc.history("alpha")["events"]))
+    assert first == (25, ["read models: hashed the 60 rows stored before rows had hashes"])
+    assert second == []
+    assert rows(path, "SELECT COUNT(*) FROM audit_log WHERE row_hash IS NULL") == [(0,)]
+
+
+def started_twice(
+    db: Path, caplog: pytest.LogCaptureFixture, read: Any
+) -> tuple[tuple[Any, list[str]], list[str]]:
+    """What ``read`` answers on a first start of ``db`` with its warnings, and the
+    warnings of a second start that writes; the store verifies clean in between."""
+    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
+        answer = read(svc)
+    first = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert verified(db)["differences"] == []
+    caplog.clear()
+    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
+        svc.update_spec("gamma", "g: 2\n", actor="bob", reason="after the upgrade")
+    return (answer, first), [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+ALL_READ_MODELS = ("spec_summaries", "spec_versions", "audit_log")
 
 
 def test_verify_on_the_command_line_lists_each_problem_without_a_traceback(
@@ -316,14 +457,10 @@ def test_a_store_written_before_the_chain_existed_is_chained_once_on_first_start
     db: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     edit(db, "DROP TABLE event_chain", "DROP TABLE event_chain_config")
-    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
-        assert svc.get_spec("alpha")["version"] == 25
-    assert "chained the 29 events stored before it existed" in caplog.text
-    assert verified(db)["differences"] == []
-    caplog.clear()
-    with caplog.at_level("WARNING"), SpecService.open(str(db)) as svc:
-        svc.update_spec("gamma", "g: 2\n", actor="bob", reason="after the upgrade")
-    assert "chained the" not in caplog.text
+    (version, first), second = started_twice(db, caplog, lambda svc: svc.get_spec("alpha"))
+    assert version["version"] == 25
+    assert any("chained the 29 events stored before it existed" in line for line in first)
+    assert not any("chained the" in line for line in second)
     assert rows(db, "SELECT max(position), count(*) FROM event_chain") == [(30, 30)]
 
 
@@ -395,6 +532,19 @@ def test_chain_key_files_that_cannot_work_are_one_line_errors(
     assert len(err.strip().splitlines()) == 1
 
 
+def written_on_postgres(settings: Settings, *, publish: bool) -> None:
+    """alpha at positions 1-2 (and its publication at 3), then beta."""
+    store = bootstrap.start(settings, bootstrap.Role.TOOL)
+    try:
+        store.service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+        store.service.update_spec("alpha", "a: 2\n", actor="alice", reason="two")
+        if publish:
+            store.service.publish_spec("alpha", actor="bob", reason="ship")
+        store.service.create_spec("beta", "generic", "b: 1\n", actor="bob")
+    finally:
+        store.service.close()
+
+
 @pytest.mark.system
 def test_on_postgres_an_edited_event_is_named_by_verify_and_stops_the_start() -> None:
     import psycopg
@@ -403,13 +553,7 @@ def test_on_postgres_an_edited_event_is_named_by_verify_and_stops_the_start() ->
 
     with scratch_database() as url:
         settings = Settings(database_url=url)
-        store = bootstrap.start(settings, bootstrap.Role.TOOL)
-        try:
-            store.service.create_spec("alpha", "generic", "a: 1\n", actor="alice")
-            store.service.update_spec("alpha", "a: 2\n", actor="alice", reason="two")
-            store.service.create_spec("beta", "generic", "b: 1\n", actor="bob")
-        finally:
-            store.service.close()
+        written_on_postgres(settings, publish=False)
         with psycopg.connect(url, autocommit=True) as connection:
             connection.execute(
                 "UPDATE specs_events SET state = convert_to(replace(convert_from(state,"
@@ -427,3 +571,41 @@ def test_on_postgres_an_edited_event_is_named_by_verify_and_stops_the_start() ->
         with pytest.raises(StoreCorrupted) as refused:
             bootstrap.start(settings)
         assert refused.value.details["position"] == 2
+
+
+@pytest.mark.system
+def test_on_postgres_read_model_rows_changed_are_never_served_and_upgrade_in_place(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import psycopg
+
+    from tests.support.stores import scratch_database
+
+    with scratch_database() as url:
+        settings = Settings(database_url=url)
+        written_on_postgres(settings, publish=True)
+        assert main(["rebuild-projections", "--database-url", url]) == 0
+        with psycopg.connect(url, autocommit=True) as connection:
+            for table in ALL_READ_MODELS:  # as read models from before rows had hashes
+                connection.execute(f"ALTER TABLE {table} DROP COLUMN row_hash")
+        with caplog.at_level("WARNING"):
+            store = bootstrap.start(settings, bootstrap.Role.TOOL)
+        try:
+            assert "hashed the 9 rows stored before rows had hashes" in caplog.text
+            assert store.service.get_published("alpha")["content"] == "a: 2\n"
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute("UPDATE spec_versions SET content = 'a: 666' WHERE version = 2")
+                connection.execute("DELETE FROM audit_log WHERE position = 4")
+            with pytest.raises(StoreCorrupted) as answered:
+                store.service.get_published("alpha")
+            assert answered.value.details == {"position": 2, "kind": "read model differs"}
+            assert store.service.store_status()["state"] == "corrupted"
+            with pytest.raises(StoreCorrupted) as answered:
+                store.service.history("beta")
+            assert answered.value.details == {"position": 4, "kind": "read model differs"}
+            assert (2, "read model differs") in kinds(verify_store(store))
+        finally:
+            store.service.close()
+        with pytest.raises(StoreCorrupted) as refused:
+            bootstrap.start(settings)
+        assert "audit_log holds 3 rows, the log makes 4" in refused.value.message

@@ -67,6 +67,7 @@ class Factory(SQLAlchemyFactory):
         # to hand it the chain key first: bind the key to the class it builds.
         self.application_recorder_class = bound(SpecEventRecorder, env)
         self.aggregate_recorder_class = bound(SnapshotRecorder, env)
+        self.process_recorder_class = bound(SpecProjectionRecorder, env)
 
     def close(self) -> None:
         # The library leaves its engine's pooled connections open when an application

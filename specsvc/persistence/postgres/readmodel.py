@@ -4,16 +4,16 @@ transaction as the tracking record, and the projected position announced on comm
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking, TrackingRecorder
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyProcessRecorder
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
 
-from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
     EventRow,
     Lease,
@@ -29,9 +29,10 @@ from specsvc.persistence.postgres.connections import (
     shown,
 )
 from specsvc.persistence.postgres.schema import PROJECTED_CHANNEL, READ_MODEL_TABLES
-from specsvc.persistence.sql import READ_MODEL_KEYS, ReadModelQueries
+from specsvc.persistence.sql import HASHED, READ_MODEL_KEYS, ReadModelQueries, Run
 
 BINDING = "read_model_binding"
+logger = logging.getLogger(__name__)
 
 
 class _Behind(Exception):
@@ -48,6 +49,27 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
         with self.transaction(commit=True) as session:
             for statement in READ_MODEL_TABLES:
                 session.execute(text(statement))
+            # Read models from before rows had hashes get the column, and their rows
+            # their hashes, once (the factory holds the schema lock around this).
+            added = [
+                table
+                for table in HASHED
+                if session.execute(
+                    text(
+                        "SELECT 1 FROM information_schema.columns WHERE table_schema ="
+                        " current_schema() AND table_name = :table AND column_name = 'row_hash'"
+                    ),
+                    {"table": table},
+                ).first()
+                is None
+            ]
+            for table in added:
+                session.execute(text(f"ALTER TABLE {table} ADD COLUMN row_hash TEXT"))
+            if added:
+                hashed = self.hash_unhashed(_runner(session))
+                logger.warning(
+                    "read models: hashed the %d rows stored before rows had hashes", hashed
+                )
 
     def _insert_tracking(self, session: Session, tracking: Tracking) -> None:
         self._advance_tracking(session, tracking.application_name, tracking.notification_id)
@@ -98,8 +120,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             self._announce(session, batch[-1][0])
 
     def _project(self, session: Session, row: EventRow, position: int) -> None:
-        for statement, params in self.projection_statements(row, position):
-            session.execute(text(statement), params)
+        self.project(_runner(session), row, position)
 
     @staticmethod
     def _announce(session: Session, position: int) -> None:
@@ -251,4 +272,12 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self.transaction(commit=False) as session:
             result = session.execute(text(statement), params)
-            return [sql.decoded(dict(r._mapping)) for r in result]
+            return [dict(r._mapping) for r in result]
+
+
+def _runner(session: Session) -> Run:
+    def run(statement: str, params: dict[str, Any]) -> Sequence[Any]:
+        result = cast(CursorResult[Any], session.execute(text(statement), params))
+        return result.fetchall() if result.returns_rows else []
+
+    return run

@@ -25,19 +25,19 @@ READ_MODEL_TABLES = [
     " state TEXT NOT NULL, version BIGINT NOT NULL, published_version BIGINT,"
     " content_sha256 TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT NOT NULL,"
     " updated_at BIGINT NOT NULL, updated_by TEXT NOT NULL, revision BIGINT NOT NULL,"
-    " published_at BIGINT)",
+    " published_at BIGINT, row_hash TEXT)",
     "CREATE INDEX IF NOT EXISTS spec_summaries_by_state ON spec_summaries (state, name)",
     "CREATE INDEX IF NOT EXISTS spec_summaries_by_type ON spec_summaries (type, name)",
     "CREATE TABLE IF NOT EXISTS spec_versions ("
     "spec_id TEXT NOT NULL, version BIGINT NOT NULL, sequence BIGINT NOT NULL,"
     " content TEXT NOT NULL, content_sha256 TEXT NOT NULL, size BIGINT NOT NULL,"
-    " created_at BIGINT NOT NULL, created_by TEXT NOT NULL, reason TEXT,"
+    " created_at BIGINT NOT NULL, created_by TEXT NOT NULL, reason TEXT, row_hash TEXT,"
     " PRIMARY KEY (spec_id, version))",
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "position BIGINT PRIMARY KEY, spec_id TEXT NOT NULL, spec TEXT NOT NULL,"
     " sequence BIGINT NOT NULL, event TEXT NOT NULL, timestamp BIGINT NOT NULL,"
     " actor TEXT NOT NULL, correlation_id TEXT NOT NULL, reason TEXT, version BIGINT,"
-    " from_state TEXT, to_state TEXT, published_version BIGINT)",
+    " from_state TEXT, to_state TEXT, published_version BIGINT, row_hash TEXT)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_spec ON audit_log (spec_id, sequence)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, position)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (timestamp)",

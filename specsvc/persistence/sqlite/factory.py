@@ -44,6 +44,7 @@ class Factory(SQLiteFactory):
         # to hand it the chain key first: bind the key to the class it builds.
         self.application_recorder_class = bound(SpecEventRecorder, env)
         self.aggregate_recorder_class = bound(SnapshotRecorder, env)
+        self.process_recorder_class = bound(SpecProjectionRecorder, env)
 
     def application_recorder(self) -> ApplicationRecorder:
         # Refuse a key that does not read the store (or a missing one) before anything does.

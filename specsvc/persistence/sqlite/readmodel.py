@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
-from specsvc.persistence import sql
 from specsvc.persistence.interfaces import (
     EventRow,
     SpecReadModelRecorder,
     TableDump,
 )
-from specsvc.persistence.sql import READ_MODEL_KEYS, ReadModelQueries
+from specsvc.persistence.sql import HASHED, READ_MODEL_KEYS, ReadModelQueries, Run
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import BINDING_TABLE, READ_MODEL_TABLES
 from specsvc.persistence.sqlite.swap import swap_in
@@ -21,12 +21,29 @@ from specsvc.persistence.sqlite.swap import swap_in
 if TYPE_CHECKING:
     from eventsourcing.persistence import StoredEvent
 
+logger = logging.getLogger(__name__)
+
 
 class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
     """The read models, written in the same transaction as the tracking record."""
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *READ_MODEL_TABLES, BINDING_TABLE]
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        # Read models from before rows had hashes get the column, and their rows their
+        # hashes, once, in the transaction that creates the tables.
+        added = []
+        for table in HASHED:
+            c.execute(f"PRAGMA table_info({table})")
+            if "row_hash" not in {row[1] for row in c.fetchall()}:
+                added.append(table)
+        for table in added:
+            c.execute(f"ALTER TABLE {table} ADD COLUMN row_hash TEXT")
+        if added:
+            hashed = self.hash_unhashed(_runner(c))
+            logger.warning("read models: hashed the %d rows stored before rows had hashes", hashed)
 
     def bound_store(self) -> str | None:
         with self.datastore.transaction(commit=False) as c:
@@ -55,10 +72,7 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
         positions = super()._insert_events(c, stored_events, **kwargs)
         row: EventRow | None = kwargs.get("spec_event")
         if row is not None:
-            for statement, params in self.projection_statements(
-                row, kwargs["tracking"].notification_id
-            ):
-                c.execute(statement, params)
+            self.project(_runner(c), row, kwargs["tracking"].notification_id)
         return positions
 
     def stored_tables(self) -> dict[str, TableDump]:
@@ -107,4 +121,12 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, params)
-            return [sql.decoded(dict(r)) for r in c.fetchall()]
+            return [dict(r) for r in c.fetchall()]
+
+
+def _runner(c: SQLiteCursor) -> Run:
+    def run(statement: str, params: dict[str, Any]) -> list[Any]:
+        c.execute(statement, params)
+        return c.fetchall()
+
+    return run

@@ -36,19 +36,19 @@ READ_MODEL_TABLES = [
     " state TEXT NOT NULL, version INTEGER NOT NULL, published_version INTEGER,"
     " content_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL, revision INTEGER NOT NULL,"
-    " published_at INTEGER)",
+    " published_at INTEGER, row_hash TEXT)",
     "CREATE INDEX IF NOT EXISTS spec_summaries_by_state ON spec_summaries (state, name)",
     "CREATE INDEX IF NOT EXISTS spec_summaries_by_type ON spec_summaries (type, name)",
     "CREATE TABLE IF NOT EXISTS spec_versions ("
     "spec_id TEXT NOT NULL, version INTEGER NOT NULL, sequence INTEGER NOT NULL,"
     " content TEXT NOT NULL, content_sha256 TEXT NOT NULL, size INTEGER NOT NULL,"
-    " created_at INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT,"
+    " created_at INTEGER NOT NULL, created_by TEXT NOT NULL, reason TEXT, row_hash TEXT,"
     " PRIMARY KEY (spec_id, version)) WITHOUT ROWID",
     "CREATE TABLE IF NOT EXISTS audit_log ("
     "position INTEGER PRIMARY KEY, spec_id TEXT NOT NULL, spec TEXT NOT NULL,"
     " sequence INTEGER NOT NULL, event TEXT NOT NULL, timestamp INTEGER NOT NULL,"
     " actor TEXT NOT NULL, correlation_id TEXT NOT NULL, reason TEXT, version INTEGER,"
-    " from_state TEXT, to_state TEXT, published_version INTEGER)",
+    " from_state TEXT, to_state TEXT, published_version INTEGER, row_hash TEXT)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_spec ON audit_log (spec_id, sequence)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_actor ON audit_log (actor, position)",
     "CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (timestamp)",

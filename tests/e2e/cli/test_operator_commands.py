@@ -381,10 +381,16 @@ def test_rebuild_restores_a_tampered_read_model_while_serving(
     server.json("POST", "/v1/specs/r-0/publish", {"reason": "go"})
     tamper(
         projections_path(db),
-        "UPDATE spec_summaries SET state='deleted' WHERE name='r-0'",
+        "UPDATE spec_summaries SET created_by='mallory' WHERE name='r-0'",
         "DELETE FROM audit_log WHERE position=2",
     )
-    assert "r-0" not in [s["name"] for s in server.json("GET", "/v1/specs")[1]["specs"]]
+    # Rows changed on disk are never served: the reads that meet them answer
+    # StoreCorrupted, and the server is unready until the rows are repaired.
+    status, body = server.json("GET", "/v1/specs")
+    assert status == 500 and body["error"]["code"] == "StoreCorrupted"
+    assert body["error"]["details"] == {"position": 6, "kind": "read model differs"}
+    assert server.json("GET", "/v1/specs/r-1/history")[1]["error"]["details"]["position"] == 2
+    assert server.json("GET", "/readyz")[0] == 503
     statuses: list[int] = []
     stopping = threading.Event()
 
@@ -399,6 +405,7 @@ def test_rebuild_restores_a_tampered_read_model_while_serving(
     try:
         time.sleep(0.2)
         assert main(["rebuild-projections", "--db", db]) == 0
+        repaired = len(statuses)
         time.sleep(0.2)
     finally:
         stopping.set()
@@ -407,9 +414,10 @@ def test_rebuild_restores_a_tampered_read_model_while_serving(
     out = capsys.readouterr().out.splitlines()
     assert out[0].split() == ["table", "before", "after"]
     assert out[-1].startswith("tracking position ")
-    assert set(statuses) == {200} and writer.failures == []
+    assert set(statuses) <= {200, 500} and writer.failures == []
+    assert set(statuses[repaired + 1 :]) == {200}  # the one read racing the swap aside
     listed = {s["name"]: s for s in server.json("GET", "/v1/specs?limit=500")[1]["specs"]}
-    assert listed["r-0"]["state"] == "published"
+    assert listed["r-0"]["state"] == "published" and listed["r-0"]["created_by"] != "mallory"
     assert {name for name, _ in writer.acknowledged} <= set(listed)
     assert server.json("GET", "/readyz")[0] == 200
     assert differences(db) == []
