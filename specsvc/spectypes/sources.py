@@ -49,7 +49,9 @@ def entry_point_types() -> list[SpecType]:
 def _packaged(name: str, **hooks: Any) -> SpecType:
     text = (resources.files(__package__) / "schemas" / f"{name}.json").read_text("utf-8")
     schema = json.loads(text)
-    return SpecType(name=name, schema=schema, description=schema["description"], **hooks)
+    return SpecType(
+        name=name, schema=schema, description=schema["description"], compiled=True, **hooks
+    )
 
 
 def _file_type(path: Path) -> SpecType:
