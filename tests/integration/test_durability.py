@@ -1,8 +1,10 @@
-"""Durability: WAL with synchronous=FULL in force, and no acknowledged write lost on SIGKILL."""
+"""Durability: WAL with synchronous=FULL in force for the events (NORMAL for the read
+models, which resume from them), and no acknowledged write lost on SIGKILL."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -10,11 +12,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from specsvc import SpecService, bootstrap
+from specsvc.cli import main
 from specsvc.config import Settings
 from specsvc.errors import SpecNotFound, Unavailable
 from specsvc.operator import verify_projections
+from specsvc.persistence.sqlite.datastore import check_durable
+from specsvc.persistence.sqlite.files import projections_path
 
 WRITER = """
 import sys
@@ -23,6 +29,8 @@ import pytest
 from specsvc import SpecService
 from specsvc.config import Settings
 from specsvc.errors import SpecNotFound, Unavailable
+from specsvc.persistence.sqlite.datastore import check_durable
+from specsvc.persistence.sqlite.files import projections_path
 svc = SpecService.open(settings=Settings(db=sys.argv[1]))
 n = 0
 while True:
@@ -32,13 +40,50 @@ while True:
 """
 
 
-def test_every_store_is_wal_with_synchronous_full(file_service: SpecService) -> None:
+def test_the_event_store_is_wal_with_synchronous_full_and_the_read_models_normal(
+    file_service: SpecService,
+) -> None:
     info = file_service.storage_info()
     assert set(info) == {"events", "projections"}
+    assert info["events"]["synchronous"] == 2 and info["projections"]["synchronous"] == 1
     for store in info.values():
-        assert (store["journal_mode"], store["synchronous"]) == ("wal", 2)
+        assert store["journal_mode"] == "wal"
         with sqlite3.connect(store["database"]) as db:
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_only_the_read_models_may_run_synchronous_normal() -> None:
+    normal = {"database": "x", "journal_mode": "wal", "synchronous": 1}
+    check_durable("projections", normal)
+    with pytest.raises(OperationalError, match="the events store is not durable"):
+        check_durable("events", normal)
+    with pytest.raises(OperationalError):
+        check_durable("projections", {**normal, "synchronous": 0})
+
+
+def test_read_models_that_lost_their_last_commits_resume_where_they_stopped(
+    tmp_path: Path,
+) -> None:
+    """A power loss may drop the read models' last commits (synchronous=NORMAL), never
+    the events': the read models then stand at an earlier tracked position, as a copy
+    taken earlier does, and catch up from there to what a rebuild makes."""
+    db = tmp_path / "specs.db"
+    projections = Path(projections_path(str(db)))
+    with SpecService.open(str(db)) as svc:
+        for n in range(5):
+            svc.create_spec(f"s{n}", "generic", f"n: {n}\n", actor="alice")
+    earlier = tmp_path / "earlier.db"
+    shutil.copy(projections, earlier)
+    with SpecService.open(str(db)) as svc:
+        svc.update_spec("s1", "n: 10\n", actor="alice", reason="later")
+        svc.publish_spec("s1", actor="bob", reason="go")
+        svc.delete_spec("s2", actor="bob", reason="gone")
+    shutil.copy(earlier, projections)
+    with SpecService.open(str(db)) as svc:
+        assert svc.get_published("s1")["content"] == "n: 10\n"
+        assert [s["name"] for s in svc.list_specs()["specs"]] == ["s0", "s1", "s3", "s4"]
+        assert [e["position"] for e in svc.list_events()["events"]] == list(range(1, 9))
+    assert main(["verify", "--db", str(db)]) == 0
 
 
 def test_projections_file_sits_beside_the_event_store(tmp_path: Path) -> None:

@@ -1,40 +1,91 @@
-"""Durable SQLite connections: ``synchronous=FULL`` set on every connection and checked."""
+"""SQLite connections with the durability each file needs, set on every connection and
+checked, and a statement cache that holds every statement the service runs.
+
+The event store's file runs ``synchronous=FULL``: an acknowledged write is on disk. The
+read models' file runs ``synchronous=NORMAL`` in WAL mode: a commit is not flushed by
+itself, so a power loss may drop the last few projection transactions, never tear one;
+each carries its tracking record, so the projections resume from the event store exactly
+where the file stopped (docs/architecture.md, decision "one durable commit per command").
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
-from eventsourcing.persistence import OperationalError
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+)
 
-SYNCHRONOUS_FULL = 2
+SYNCHRONOUS_NORMAL, SYNCHRONOUS_FULL = 1, 2
+LEVELS = {"NORMAL": SYNCHRONOUS_NORMAL, "FULL": SYNCHRONOUS_FULL}
+# The library's env key (per application) that chooses a file's level.
+SYNCHRONOUS = "SQLITE_SYNCHRONOUS"
+# Prepared statements kept per connection: more than the service's distinct statements.
+STATEMENT_CACHE = 256
 
 
 def check_durable(name: str, described: dict[str, Any]) -> None:
-    """Refuse to run unless a database file is in WAL mode with synchronous=FULL."""
-    if (described["journal_mode"], described["synchronous"]) != ("wal", SYNCHRONOUS_FULL):
+    """Refuse to run unless a database file is in WAL mode with synchronous=FULL, or
+    NORMAL for the read models (rebuilt from the events if a power loss drops commits)."""
+    wanted = {SYNCHRONOUS_FULL} if name == "events" else {SYNCHRONOUS_NORMAL, SYNCHRONOUS_FULL}
+    if described["journal_mode"] != "wal" or described["synchronous"] not in wanted:
         raise OperationalError(f"the {name} store is not durable: {described}")
 
 
 class DurableConnectionPool(SQLiteConnectionPool):
-    # The library leaves PRAGMA synchronous at the build default; durability is set, not assumed.
+    """Connections with ``synchronous`` set (the library leaves the build default)."""
+
+    def __init__(self, *, synchronous: str = "FULL", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.synchronous = synchronous
+
     def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
+        connection = self._connect()
         cursor = connection.cursor()
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={self.synchronous}")
         cursor.execute("PRAGMA synchronous")
         (level,) = cursor.fetchone()
-        if level != SYNCHRONOUS_FULL:
-            msg = f"SQLite refused synchronous=FULL (got {level}) for {self.db_name}"
+        if level != LEVELS[self.synchronous]:
+            msg = f"SQLite refused synchronous={self.synchronous} (got {level}) for {self.db_name}"
             raise OperationalError(msg)
         return connection
+
+    def _connect(self) -> SQLiteConnection:
+        # The library connects with cached_statements=True, a cache of one statement that
+        # each BEGIN evicts, so every query was prepared again; connect as it does, with a
+        # cache that keeps them.
+        try:
+            raw = sqlite3.connect(
+                database=self.db_name,
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                cached_statements=STATEMENT_CACHE,
+                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            )
+        except (sqlite3.Error, TypeError) as error:
+            raise InterfaceError(error) from error
+        if not self.is_sqlite_memory_mode and not self.is_journal_mode_wal:
+            if raw.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                raw.execute("PRAGMA journal_mode=WAL")
+                self.journal_mode_was_changed_to_wal = True
+            self.is_journal_mode_wal = True
+        raw.row_factory = sqlite3.Row
+        return SQLiteConnection(sqlite_conn=raw, max_age=self.max_age)
 
 
 class DurableDatastore(SQLiteDatastore):
     # The library builds its pool in __init__ with no hook; swap in the durable pool.
-    def __init__(self, db_name: str, **kwargs: Any) -> None:
+    def __init__(self, db_name: str, *, synchronous: str = "FULL", **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
-        self.pool = DurableConnectionPool(db_name=db_name, lock_timeout=kwargs.get("lock_timeout"))
+        self.pool = DurableConnectionPool(
+            db_name=db_name, lock_timeout=kwargs.get("lock_timeout"), synchronous=synchronous
+        )
 
     def describe(self) -> dict[str, Any]:
         """The file, and the journal mode and synchronous level actually in force."""

@@ -14,7 +14,7 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from specsvc.persistence.chain import bound
 from specsvc.persistence.sealing import ContentSealer, check_store
-from specsvc.persistence.sqlite.datastore import DurableDatastore
+from specsvc.persistence.sqlite.datastore import SYNCHRONOUS, DurableDatastore
 from specsvc.persistence.sqlite.events import SpecEventRecorder
 from specsvc.persistence.sqlite.files import projections_path
 from specsvc.persistence.sqlite.readmodel import SpecProjectionRecorder
@@ -35,6 +35,7 @@ class Factory(SQLiteFactory):
         old = self.datastore
         self.datastore = DurableDatastore(
             old.pool.db_name,
+            synchronous=self.env.get(SYNCHRONOUS, "FULL"),
             lock_timeout=old.pool.lock_timeout,
             single_row_tracking=old.single_row_tracking,
             originator_id_type=old.originator_id_type,
@@ -78,6 +79,8 @@ def library_env(
         "PERSISTENCE_MODULE": TOPIC,
         f"{events_app.upper()}_SQLITE_DBNAME": events,
         f"{projections_app.upper()}_SQLITE_DBNAME": projections,
+        # The read models are rebuilt from the events: one durable commit per command.
+        f"{projections_app.upper()}_{SYNCHRONOUS}": "NORMAL",
         "SQLITE_LOCK_TIMEOUT": str(lock_timeout),
         **(cipher or {}),
     }

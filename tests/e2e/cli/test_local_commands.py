@@ -61,7 +61,8 @@ def test_status_reports_a_durable_store(tmp_path: Path, capsys: pytest.CaptureFi
     SpecService.open(db).close()
     assert main(["status", "--db", db, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["storage"]["projections"]["synchronous"] == 2
+    assert report["storage"]["events"]["synchronous"] == 2
+    assert report["storage"]["projections"]["synchronous"] == 1
     assert report["specs"] == 0
     assert main(["status", "--db", db]) == 0
     lines = capsys.readouterr().out.splitlines()

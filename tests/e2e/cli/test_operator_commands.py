@@ -238,7 +238,7 @@ def test_verify_reports_every_tampered_projection_row(
     assert main(["verify", "--db", store]) == 1
     out = capsys.readouterr().out.splitlines()
     assert any(
-        line.startswith("read model differs: projections: spec_summaries ")
+        line.startswith("position 17: read model differs: projections: spec_summaries ")
         and line.endswith(": state is 'deprecated', the rebuild has 'published'")
         for line in out
     )
