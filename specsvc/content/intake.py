@@ -1,8 +1,10 @@
 """Hardened intake of spec content: bounded, plain YAML becomes JSON-compatible data.
 
 Everything a user sends is checked before PyYAML builds anything from it: size on
-the encoded bytes, then anchors, aliases, tags, depth and node count on the event
-stream, so neither a "billion laughs" document nor deep nesting ever gets composed.
+the encoded bytes, then anchors, aliases, tags, depth and node count on each event of
+the stream before the event is used, so neither a "billion laughs" document nor deep
+nesting ever gets built. The text is parsed once: the data is built from the same
+events as they are checked.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from specsvc.content.yamltree import CORE_TAGS, build_data, short_tag
+from specsvc.content.yamltree import CORE_TAGS, DataBuilder, short_tag
 from specsvc.errors import PayloadTooLarge, ValidationError
 
 MAX_DEPTH = 64
@@ -48,8 +50,7 @@ def parse_content(content: str | bytes, *, max_bytes: int) -> ParsedContent:
     """Parse one YAML mapping, or raise ``PayloadTooLarge`` / ``ValidationError``."""
     text = _decode(content, max_bytes)
     try:
-        _prescan(text)
-        data, lines = _compose(text)
+        data, lines = _read(text)
     except ValidationError:
         raise
     except yaml.YAMLError as exc:
@@ -83,44 +84,67 @@ def _decode(content: str | bytes, max_bytes: int) -> str:
     return text
 
 
-def _prescan(text: str) -> None:
-    depth = documents = 0
-    for count, event in enumerate(yaml.parse(text, Loader=_CoreLoader), start=1):
-        line = event.start_mark.line + 1 if event.start_mark else 0
-        if count > MAX_EVENTS:
-            raise ValidationError(f"line {line}: content has more than {MAX_EVENTS} YAML nodes")
-        _check_node_event(event, line)
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-        documents += isinstance(event, yaml.DocumentStartEvent)
-        if depth > MAX_DEPTH:
-            raise ValidationError(f"line {line}: nesting is deeper than {MAX_DEPTH} levels")
-        if documents > 1:
-            raise ValidationError(f"line {line}: only one YAML document is allowed")
-    if documents == 0:
-        raise ValidationError("content holds no YAML document")
-
-
-def _check_node_event(event: yaml.Event, line: int) -> None:
-    if isinstance(event, yaml.AliasEvent):
-        raise ValidationError(f"line {line}: aliases (*{event.anchor}) are not allowed")
-    if isinstance(event, yaml.NodeEvent) and event.anchor is not None:
-        raise ValidationError(f"line {line}: anchors (&{event.anchor}) are not allowed")
-    tag = getattr(event, "tag", None)
-    if tag is not None and tag not in CORE_TAGS:
-        raise ValidationError(f"line {line}: the tag {short_tag(tag)} is not allowed")
-
-
-def _compose(text: str) -> tuple[Any, dict[str, int]]:
+def _read(text: str) -> tuple[Any, dict[str, int]]:
+    """The data of ``text`` and the line of each of its nodes, every event checked
+    before it is built; a problem found while building is raised only once the whole
+    stream has passed the checks, which come first."""
     loader = _CoreLoader(text)
-    lines: dict[str, int] = {}
+    builder = DataBuilder(loader)
+    depth = documents = count = 0
     try:
-        node = loader.get_single_node()
-        return (build_data(loader, node, lines) if node is not None else None), lines
+        while loader.check_event():
+            event = loader.get_event()
+            count += 1
+            kind = type(event)
+            if count > MAX_EVENTS:
+                raise ValidationError(
+                    f"line {_line(event)}: content has more than {MAX_EVENTS} YAML nodes"
+                )
+            if kind in _NODE_EVENTS:
+                _check_node_event(event)
+            if kind in _OPENING:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise ValidationError(
+                        f"line {_line(event)}: nesting is deeper than {MAX_DEPTH} levels"
+                    )
+            elif kind in _CLOSING:
+                depth -= 1
+            elif kind is yaml.DocumentStartEvent:
+                documents += 1
+                if documents > 1:
+                    raise ValidationError(
+                        f"line {_line(event)}: only one YAML document is allowed"
+                    )
+            builder.add(event)
     finally:
         loader.dispose()
+    if documents == 0:
+        raise ValidationError("content holds no YAML document")
+    if builder.problem is not None:
+        raise builder.problem
+    return builder.root, builder.lines
+
+
+_NODE_EVENTS = frozenset(
+    {yaml.AliasEvent, yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent}
+)
+_OPENING = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
+_CLOSING = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
+
+
+def _line(event: yaml.Event) -> int:
+    return event.start_mark.line + 1 if event.start_mark else 0
+
+
+def _check_node_event(event: Any) -> None:
+    if type(event) is yaml.AliasEvent:
+        raise ValidationError(f"line {_line(event)}: aliases (*{event.anchor}) are not allowed")
+    if event.anchor is not None:
+        raise ValidationError(f"line {_line(event)}: anchors (&{event.anchor}) are not allowed")
+    tag = event.tag
+    if tag is not None and tag not in CORE_TAGS:
+        raise ValidationError(f"line {_line(event)}: the tag {short_tag(tag)} is not allowed")
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:

@@ -1,17 +1,21 @@
-"""JSON-compatible data from a composed YAML node tree, with the line of each node.
+"""JSON-compatible data built from the YAML parser's events as they arrive, with the
+line of each node.
 
-``content.parse_content`` bounds depth and node count before composing, so the
-recursion here is safe. Scalars are built by PyYAML's own SafeConstructor methods.
+``content.parse_content`` checks every event (anchors, aliases, tags, depth, node
+count) before handing it here, so nothing outside those bounds is ever built, and the
+text is parsed once. Tags are resolved as PyYAML's composer resolves them, and scalars
+are built by PyYAML's own SafeConstructor methods.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import yaml
 from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from specsvc.content.jsonpointer import child
 from specsvc.errors import ValidationError
@@ -34,50 +38,126 @@ def short_tag(tag: str) -> str:
     return "!!" + tag.removeprefix(_PREFIX) if tag.startswith(_PREFIX) else tag
 
 
-def build_data(constructor: SafeConstructor, node: Node, lines: dict[str, int]) -> Any:
-    """The data of ``node``, recording the 1-based line of every pointer in ``lines``."""
-    return _build(constructor, node, "", lines, _line(node))
+class _Open:
+    """A mapping or sequence being built; ``key`` is a mapping's member awaiting its value
+    (its name, pointer and the key's line)."""
+
+    __slots__ = ("data", "is_map", "key", "path")
+
+    def __init__(self, data: dict[str, Any] | list[Any], path: str) -> None:
+        self.data, self.path, self.is_map = data, path, isinstance(data, dict)
+        self.key: tuple[str, str, int] | None = None
 
 
-def _build(
-    constructor: SafeConstructor, node: Node, path: str, lines: dict[str, int], line: int
-) -> Any:
-    lines[path] = line
-    if isinstance(node, MappingNode) and node.tag == _MAP:
-        return _mapping(constructor, node, path, lines)
-    if isinstance(node, SequenceNode) and node.tag == _SEQ:
-        return [
-            _build(constructor, item, child(path, index), lines, _line(item))
-            for index, item in enumerate(node.value)
-        ]
-    if isinstance(node, ScalarNode) and node.tag in _SCALARS:
-        return _scalar(constructor, node, path)
-    raise _problem(path, node, f"the tag {short_tag(node.tag)} does not fit this value")
+class DataBuilder:
+    """Builds the data of one document from its events; the first problem met is kept in
+    ``problem`` (building stops, the events still arrive to be checked). Called once per
+    event of every spec written, so it dispatches on the event's class and resolves each
+    distinct plain scalar once."""
 
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader  # a yaml loader: resolve() and the SafeConstructor methods
+        self.lines: dict[str, int] = {}
+        self.root: Any = None
+        self.problem: ValidationError | None = None
+        self._open: list[_Open] = []
+        self._top: _Open | None = None
+        self._resolved: dict[tuple[str, Any], str] = {}
 
-def _mapping(
-    constructor: SafeConstructor, node: MappingNode, path: str, lines: dict[str, int]
-) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key_node, value_node in node.value:
-        key = _key(constructor, key_node, path)
-        key_path = child(path, key)
-        if key in data:
-            raise _problem(key_path, key_node, f"duplicate key {key!r}")
+    def add(self, event: yaml.Event) -> None:
+        if self.problem is not None:
+            return
+        kind = type(event)
+        try:
+            if kind is yaml.ScalarEvent:
+                self._scalar(cast(yaml.ScalarEvent, event))
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                self._start(cast(yaml.CollectionStartEvent, event), kind is yaml.MappingStartEvent)
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                self._open.pop()
+                done, self._top = self._top, self._open[-1] if self._open else None
+                assert done is not None
+                self._put(done.data)
+        except ValidationError as problem:
+            self.problem = problem
+
+    def _scalar(self, event: yaml.ScalarEvent) -> None:
+        tag = event.tag
+        if tag is None or tag == "!":  # as PyYAML's composer resolves an untagged node
+            memo = (event.value, event.implicit)
+            tag = self._resolved.get(memo)
+            if tag is None:
+                tag = self._resolved[memo] = self.loader.resolve(
+                    ScalarNode, event.value, event.implicit
+                )
+        top = self._top
+        if top is not None and top.is_map and top.key is None:
+            self._take_key(event, tag, top)
+            return
+        path = self._place(event)
+        if tag == _STR:  # what construct_yaml_str returns, without building a node
+            self._put(event.value)
+        elif tag in _SCALARS:
+            # The constructors read only the value (and a mark if they complain).
+            node = ScalarNode(tag, event.value, cast(Any, event.start_mark))
+            self._put(_scalar(self.loader, node, path))
+        else:
+            raise _misfit(path, event, tag)
+
+    def _start(self, event: yaml.CollectionStartEvent, mapping: bool) -> None:
+        top = self._top
+        if top is not None and top.is_map and top.key is None:
+            raise _problem(top.path, event, "a key must be text, not a list or mapping")
+        tag = event.tag
+        if tag is None or tag == "!":
+            kind = MappingNode if mapping else SequenceNode
+            tag = self.loader.resolve(kind, None, event.implicit)
+        path = self._place(event)
+        if tag != (_MAP if mapping else _SEQ):
+            raise _misfit(path, event, tag)
+        self._top = _Open({} if mapping else [], path)
+        self._open.append(self._top)
+
+    def _take_key(self, event: yaml.ScalarEvent, tag: str, parent: _Open) -> None:
+        if tag == _MERGE:
+            raise _problem(parent.path, event, "merge keys (<<) are not allowed")
+        if tag != _STR:
+            kind = short_tag(tag).removeprefix("!!")
+            raise _problem(parent.path, event, f"the key {event.value!r} reads as {kind}; quote it")
+        key = event.value
+        key_path = child(parent.path, key)
+        if key in parent.data:
+            raise _problem(key_path, event, f"duplicate key {key!r}")
         # A member's line is its key's: where a reader looks for "a:" in a block.
-        data[key] = _build(constructor, value_node, key_path, lines, _line(key_node))
-    return data
+        parent.key = (key, key_path, _line(event))
+
+    def _place(self, event: yaml.NodeEvent) -> str:
+        """The pointer of the value ``event`` starts, its line recorded."""
+        top = self._top
+        if top is None:
+            path, line = "", _line(event)
+        elif not top.is_map:
+            path, line = child(top.path, len(top.data)), _line(event)
+        else:
+            assert top.key is not None
+            _, path, line = top.key
+        self.lines[path] = line
+        return path
+
+    def _put(self, value: Any) -> None:
+        top = self._top
+        if top is None:
+            self.root = value
+        elif top.is_map:
+            assert top.key is not None
+            cast(dict[str, Any], top.data)[top.key[0]] = value
+            top.key = None
+        else:
+            cast(list[Any], top.data).append(value)
 
 
-def _key(constructor: SafeConstructor, node: Node, path: str) -> str:
-    if node.tag == _MERGE:
-        raise _problem(path, node, "merge keys (<<) are not allowed")
-    if not isinstance(node, ScalarNode):
-        raise _problem(path, node, "a key must be text, not a list or mapping")
-    if node.tag != _STR:
-        kind = short_tag(node.tag).removeprefix("!!")
-        raise _problem(path, node, f"the key {node.value!r} reads as {kind}; quote it")
-    return str(constructor.construct_yaml_str(node))
+def _misfit(path: str, event: Any, tag: str) -> ValidationError:
+    return _problem(path, event, f"the tag {short_tag(tag)} does not fit this value")
 
 
 def _scalar(constructor: SafeConstructor, node: ScalarNode, path: str) -> Any:
@@ -90,10 +170,10 @@ def _scalar(constructor: SafeConstructor, node: ScalarNode, path: str) -> Any:
     return value
 
 
-def _line(node: Node) -> int:
+def _line(node: Any) -> int:  # a node or an event: both carry their start mark
     return int(node.start_mark.line) + 1
 
 
-def _problem(path: str, node: Node, message: str) -> ValidationError:
+def _problem(path: str, node: Any, message: str) -> ValidationError:
     text = f"line {_line(node)}: {message}"
     return ValidationError(text, errors=[{"path": path, "message": text}])

@@ -22,12 +22,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
 from specsvc import SpecService
 from specsvc.config import Settings
-from specsvc.content.intake import MAX_DEPTH, parse_content
+from specsvc.content.intake import MAX_DEPTH, _CoreLoader, parse_content
 from specsvc.errors import PayloadTooLarge, ValidationError
 from specsvc.spectypes.base import SpecType
 from specsvc.spectypes.sources import builtin_types
@@ -292,6 +293,16 @@ def test_any_text_or_bytes_are_data_or_a_validation_error(
     content: str | bytes, max_bytes: int
 ) -> None:
     accepted_then_validated(content, max_bytes)
+
+
+@fuzz
+@given(yamlish())
+def test_accepted_documents_read_as_pyyaml_composes_them(text: str) -> None:
+    """The data built from the parser's events in one pass equals what PyYAML's own
+    composer and constructor make of the same text with the same resolvers."""
+    data = intake(text, 1 << 20)
+    if data is not None:
+        assert data == yaml.load(text, Loader=_CoreLoader)
 
 
 @fuzz
