@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
-from specsvc.application import SpecApplication
+from specsvc.application import SpecApplication, project_spec
 from specsvc.cache import PUBLISHED, SPEC
 from specsvc.domainmodel import Spec
 from specsvc.persistence.interfaces import SpecReadModelRecorder
@@ -20,8 +20,8 @@ def cache_entries(
 ) -> Mapping[tuple[str, UUID], Any]:
     """The spec as of ``event`` (its state at that event's position, whatever came
     later) and its published row, read right after the event's projection committed."""
-    spec = cast(
-        Spec, application.repository.get(event.originator_id, version=event.originator_version)
+    spec = application.repository.get(
+        event.originator_id, version=event.originator_version, projector_func=project_spec
     )
     return {
         (SPEC, event.originator_id): spec_resource(spec),

@@ -87,6 +87,14 @@ class DurableDatastore(SQLiteDatastore):
             db_name=db_name, lock_timeout=kwargs.get("lock_timeout"), synchronous=synchronous
         )
 
+    def select(self, statement: str, params: Any = ()) -> list[Any]:
+        """The rows of one SELECT, run by itself: one statement is atomic in SQLite, so
+        the BEGIN and ROLLBACK the library's read transactions add only cost time."""
+        with self.get_connection(commit=False) as connection:
+            cursor = connection.cursor()
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
+
     def describe(self) -> dict[str, Any]:
         """The file, and the journal mode and synchronous level actually in force."""
         with self.transaction(commit=False) as c:

@@ -82,9 +82,7 @@ class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
         statement = chain.select_checked_sql(self.events_table_name, "rowid", *window)
         originator_id = params["id"]
         key = originator_id.hex if isinstance(originator_id, UUID) else originator_id
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, {**params, "id": key})
-            return list(c.fetchall())
+        return self._durable.select(statement, {**params, "id": key})
 
     def insert_at_positions(
         self,
@@ -148,8 +146,11 @@ class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
         return self.datastore.describe()
 
     def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            return [tuple(row) for row in c.fetchall()]
+        return [tuple(row) for row in self._durable.select(statement, params)]
+
+    @property
+    def _durable(self) -> DurableDatastore:
+        assert isinstance(self.datastore, DurableDatastore)
+        return self.datastore
 
 

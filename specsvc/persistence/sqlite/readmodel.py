@@ -119,9 +119,8 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
         return self.datastore.describe()
 
     def _rows(self, statement: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, params)
-            return [dict(r) for r in c.fetchall()]
+        assert isinstance(self.datastore, DurableDatastore)
+        return [dict(r) for r in self.datastore.select(statement, params)]
 
 
 def _runner(c: SQLiteCursor) -> Run:

@@ -12,6 +12,7 @@ from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor
 
 from specsvc.persistence import chain
 from specsvc.persistence.chain import Chain, WindowedSelects
+from specsvc.persistence.sqlite.datastore import DurableDatastore
 
 
 def _key(originator_id: Any) -> str:
@@ -37,9 +38,8 @@ class SnapshotRecorder(WindowedSelects, SQLiteAggregateRecorder):
         self, window: tuple[bool, bool, bool, bool], params: dict[str, Any]
     ) -> list[Sequence[Any]]:
         statement = chain.select_snapshots_sql(self.events_table_name, *window)
-        with self.datastore.transaction(commit=False) as c:
-            c.execute(statement, {**params, "id": _key(params["id"])})
-            return list(c.fetchall())
+        assert isinstance(self.datastore, DurableDatastore)
+        return self.datastore.select(statement, {**params, "id": _key(params["id"])})
 
     def _events(self, originator_id: Any, rows: list[Sequence[Any]]) -> list[Any]:
         return chain.checked_snapshots(self.chain, originator_id, rows)
