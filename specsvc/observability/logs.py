@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import logging
+import logging.handlers
+import queue
 import sys
 import time
 from collections.abc import Callable
@@ -109,14 +112,39 @@ def logged_command(command: str) -> Callable[[Method], Method]:
     return decorate
 
 
+class _Enqueue(logging.handlers.QueueHandler):
+    # The library's prepare() formats the message on the caller's thread; hand the
+    # record over as it is, so formatting and writing both happen off the request path.
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+_listener: logging.handlers.QueueListener | None = None
+
+
 def configure(level: str = "INFO", fmt: str = "auto") -> None:
-    """Log to stderr: ``json``, ``text``, or ``auto`` (text on a terminal, else JSON)."""
+    """Log to stderr: ``json``, ``text``, or ``auto`` (text on a terminal, else JSON).
+
+    Records are queued and formatted and written by a thread of their own, so a request
+    never waits on stderr (a slow pipe, a full terminal); the queue is drained at exit."""
+    global _listener
     if fmt == "auto":
         fmt = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    if _listener is not None:
+        _listener.stop()
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _listener = logging.handlers.QueueListener(records, handler)
+    _listener.start()
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_Enqueue(records)]
     root.setLevel(level.upper())
     # waitress logs each queue warning at WARNING; keep its chatter out of INFO streams.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+@atexit.register
+def _drain() -> None:
+    if _listener is not None:
+        _listener.stop()  # writes out every record still queued
