@@ -10,6 +10,7 @@ import pytest
 from specsvc import SpecService
 from specsvc.errors import (
     BadRequest,
+    SpecDeleted,
     SpecNotFound,
     SpecNotPublished,
     TypeNotFound,
@@ -249,3 +250,32 @@ def test_types_are_listed_with_schemas(service: SpecService) -> None:
 def test_names_that_cannot_exist_are_not_found(service: SpecService, name: object) -> None:
     with pytest.raises(SpecNotFound):
         service.get_spec(name)  # type: ignore[arg-type]
+
+
+def test_a_published_answer_is_kept_while_the_read_models_stand_still(
+    file_service: SpecService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file_service.create_spec("kept", "generic", "a: 1\n", actor="alice")
+    file_service.publish_spec("kept", actor="bob", reason="go")
+    first = file_service.get_published("kept")
+    reads: list[object] = []
+    original = file_service._read_model.select_published
+    monkeypatch.setattr(
+        file_service._read_model,
+        "select_published",
+        lambda key: reads.append(key) or original(key),
+    )
+    again = file_service.get_published("kept")
+    assert again == first and reads == []  # answered from memory
+    again["content"] = "changed by a caller"  # a caller's copy: what is kept is intact
+    assert file_service.get_published("kept")["content"] == "a: 1\n"
+    # Any projection retires what was kept: each answer after it is read again.
+    file_service.update_spec("kept", "a: 2\n", actor="alice", reason="two")
+    assert file_service.get_published("kept")["version"] == 1 and len(reads) == 1
+    file_service.publish_spec("kept", actor="bob", reason="ship two")
+    assert file_service.get_published("kept")["content"] == "a: 2\n" and len(reads) == 2
+    file_service.deprecate_spec("kept", actor="bob", reason="old")
+    assert file_service.get_published("kept")["state"] == "deprecated"
+    file_service.delete_spec("kept", actor="bob", reason="gone")
+    with pytest.raises(SpecDeleted):
+        file_service.get_published("kept")

@@ -13,7 +13,17 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
@@ -27,6 +37,18 @@ LEVELS = {"NORMAL": SYNCHRONOUS_NORMAL, "FULL": SYNCHRONOUS_FULL}
 SYNCHRONOUS = "SQLITE_SYNCHRONOUS"
 # Prepared statements kept per connection: more than the service's distinct statements.
 STATEMENT_CACHE = 256
+
+
+_TRANSLATED: dict[type[sqlite3.Error], type[PersistenceError]] = {
+    sqlite3.InterfaceError: InterfaceError,
+    sqlite3.DataError: DataError,
+    sqlite3.OperationalError: OperationalError,
+    sqlite3.IntegrityError: IntegrityError,
+    sqlite3.InternalError: InternalError,
+    sqlite3.ProgrammingError: ProgrammingError,
+    sqlite3.NotSupportedError: NotSupportedError,
+    sqlite3.DatabaseError: DatabaseError,
+}
 
 
 def check_durable(name: str, described: dict[str, Any]) -> None:
@@ -91,9 +113,12 @@ class DurableDatastore(SQLiteDatastore):
         """The rows of one SELECT, run by itself: one statement is atomic in SQLite, so
         the BEGIN and ROLLBACK the library's read transactions add only cost time."""
         with self.get_connection(commit=False) as connection:
-            cursor = connection.cursor()
-            cursor.execute(statement, params)
-            return list(cursor.fetchall())
+            try:
+                cursor = connection.cursor()
+                cursor.execute(statement, params)
+                return list(cursor.fetchall())
+            except sqlite3.Error as error:  # as the library's transactions translate them
+                raise _TRANSLATED.get(type(error), PersistenceError)(error) from error
 
     def describe(self) -> dict[str, Any]:
         """The file, and the journal mode and synchronous level actually in force."""

@@ -45,6 +45,13 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
             hashed = self.hash_unhashed(_runner(c))
             logger.warning("read models: hashed the %d rows stored before rows had hashes", hashed)
 
+    def max_tracking_id(self, application_name: str) -> int | None:
+        # Asked before every read of the read models: one SELECT, without the library's
+        # BEGIN and ROLLBACK around it.
+        assert isinstance(self.datastore, DurableDatastore)
+        rows = self.datastore.select(self.select_max_tracking_id_statement, [application_name])
+        return rows[0][0] if rows else None
+
     def bound_store(self) -> str | None:
         with self.datastore.transaction(commit=False) as c:
             c.execute("SELECT store_id FROM read_model_binding")
