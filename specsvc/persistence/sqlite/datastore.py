@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from eventsourcing.persistence import OperationalError
-from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore
+from eventsourcing.sqlite import (
+    SQLITE3_DEFAULT_LOCK_TIMEOUT,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+)
 
 SYNCHRONOUS_FULL = 2
+STATEMENT_CACHE = 128  # statements compiled once per connection (sqlite3's default size)
 
 
 def check_durable(name: str, described: dict[str, Any]) -> None:
@@ -19,7 +26,7 @@ def check_durable(name: str, described: dict[str, Any]) -> None:
 class DurableConnectionPool(SQLiteConnectionPool):
     # The library leaves PRAGMA synchronous at the build default; durability is set, not assumed.
     def _create_connection(self) -> SQLiteConnection:
-        connection = super()._create_connection()
+        connection = self._with_statement_cache(super()._create_connection())
         cursor = connection.cursor()
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA synchronous")
@@ -28,6 +35,20 @@ class DurableConnectionPool(SQLiteConnectionPool):
             msg = f"SQLite refused synchronous=FULL (got {level}) for {self.db_name}"
             raise OperationalError(msg)
         return connection
+
+    def _with_statement_cache(self, opened: SQLiteConnection) -> SQLiteConnection:
+        # The library passes cached_statements=True, a one-statement cache: reopen with a real one.
+        raw = sqlite3.connect(
+            self.db_name,
+            uri=True,
+            check_same_thread=False,
+            isolation_level=None,
+            cached_statements=STATEMENT_CACHE,
+            timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+        )
+        raw.row_factory = sqlite3.Row
+        opened.close()  # after the new one is open: an in-memory database lives on
+        return SQLiteConnection(raw, max_age=self.max_age)
 
 
 class DurableDatastore(SQLiteDatastore):
