@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
 from eventsourcing.system import ProcessApplication
 
 from specsvc.content import sha256_hex
@@ -19,7 +20,12 @@ from specsvc.persistence.interfaces import EventRow, SpecReadModelRecorder, Spec
 if TYPE_CHECKING:
     from eventsourcing.system import Leader
 
-REPLAY_STEP = 500
+REPLAY_STEP = 500  # events projected in one transaction by a replay
+Batch = Sequence[tuple[DomainEventProtocol[UUID], Tracking]]
+
+
+def _noop(*_: int) -> None:
+    pass
 
 
 class SpecProjections(ProcessApplication[UUID]):
@@ -30,11 +36,45 @@ class SpecProjections(ProcessApplication[UUID]):
     """
 
     name = "SpecProjections"
-    pull_section_size = 500
+    pull_section_size = REPLAY_STEP
 
     @property
     def read_model(self) -> SpecReadModelRecorder:
         return cast(SpecReadModelRecorder, self.recorder)
+
+    def process_batch(self, batch: Batch) -> None:
+        """Project consecutive events of one leader in one transaction: the policy for
+        each, then their rows and one tracking record together, or nothing at all."""
+        if not batch:
+            return
+        rows = self.rows(batch)
+        with self.processing_lock:  # as the library's process_event holds it
+            self.read_model.project_batch(batch[0][1].application_name, rows)
+
+    def rows(self, batch: Batch) -> list[tuple[int, EventRow | None]]:
+        """Each event's position and the row the policy makes of it (None: no row)."""
+        rows: list[tuple[int, EventRow | None]] = []
+        policy = self.policy  # singledispatchmethod builds a new dispatcher on every lookup
+        for domain_event, tracking in batch:
+            processing_event = ProcessingEvent[UUID](tracking=tracking)
+            policy(domain_event, processing_event)
+            rows.append((tracking.notification_id, processing_event.saved_kwargs.get("spec_event")))
+        return rows
+
+    def catch_up(
+        self, leader_name: str, stop: int | None = None, projected: Callable[[int], None] = _noop
+    ) -> None:
+        """Project what ``leader_name``'s log holds past the tracking record (up to
+        ``stop``), one transaction per section of ``pull_section_size`` events, calling
+        ``projected(last position)`` after each."""
+        # Not the library's pull_and_process: it commits once per event.
+        start = self.recorder.max_tracking_id(leader_name)
+        for notifications in self.pull_notifications(
+            leader_name, start=start, stop=stop, inclusive_of_start=False
+        ):
+            received = self.filter_received_notifications(notifications)
+            self.process_batch(self.convert_notifications(leader_name, received))
+            projected(notifications[-1].id)
 
     @singledispatchmethod
     def policy(
@@ -88,18 +128,18 @@ def replay(
     leader: Leader[UUID],
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Project the whole of ``leader``'s log into ``projections`` (fresh, or behind).
+    """Project the whole of ``leader``'s log into ``projections`` (fresh, or behind), one
+    transaction per REPLAY_STEP events.
 
-    ``progress(done, total)`` is called after every step of REPLAY_STEP positions.
+    ``progress(done, total)`` is called after every step.
     """
     if leader.name not in projections.readers:
         projections.follow(leader.name, leader.notification_log)
     head = leader.recorder.max_notification_id() or 0
-    for stop in range(REPLAY_STEP, head + REPLAY_STEP, REPLAY_STEP):
-        projections.pull_and_process(leader.name, stop=min(stop, head))
-        if progress:
-            progress(min(stop, head), head)
-    projections.pull_and_process(leader.name)  # anything committed meanwhile
+    report = progress or _noop
+    if head:
+        projections.catch_up(leader.name, stop=head, projected=lambda done: report(done, head))
+    projections.catch_up(leader.name)  # anything committed meanwhile
 
 
 def binding_problem(projections: SpecProjections, leader: Leader[UUID]) -> str | None:

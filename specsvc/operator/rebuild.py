@@ -19,10 +19,10 @@ def rebuild_read_models(store: OpenStore, progress: Progress = no_progress) -> d
     foreign = binding_problem(store.projections, app) is not None
     fresh = rebuilt_projections(app, lambda done, total: progress("rebuild", done, total))
     try:
-        fresh.pull_and_process(app.name)  # what was committed during the rebuild
+        fresh.catch_up(app.name)  # what was committed during the rebuild
         # The last few events are projected while the live read models' writers wait,
         # so the swap cannot be overtaken however busy the store is.
-        finish = partial(fresh.pull_and_process, app.name)
+        finish = partial(fresh.catch_up, app.name)
         if not live.replace_with(fresh.read_model, app.name, finish=finish, force=foreign):
             raise Unavailable("the live read models moved past the rebuild; try again")
     finally:

@@ -232,6 +232,14 @@ class SpecReadModelRecorder(ABC):
         """Audit rows of one spec, oldest first."""
 
     @abstractmethod
+    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+        """Project consecutive events of ``leader`` (positions in order, with their rows,
+        None where an event changes no read model) in one transaction, tracked (and,
+        where the backend announces positions, announced) at the last position;
+        IntegrityError, and nothing written, if the tracking record is already at or
+        past the first."""
+
+    @abstractmethod
     def max_position(self) -> int:
         """The position of the last projected event (0 when none)."""
 
@@ -337,10 +345,3 @@ class SharedReadModel(ABC):
     @abstractmethod
     def projected_feed(self) -> ProjectionFeed:
         """A new listener for the positions projection transactions announce."""
-
-    @abstractmethod
-    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
-        """Project consecutive events of ``leader`` (positions in order, with their rows,
-        None where an event changes no read model) in one transaction, tracked and
-        announced at the last position; IntegrityError, and nothing written, if the
-        tracking record is already at or past the first."""

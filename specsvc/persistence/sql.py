@@ -12,10 +12,10 @@ import hmac
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from specsvc.persistence.chain import Chain
 from specsvc.persistence.interfaces import (
@@ -165,38 +165,35 @@ HASHED: dict[str, tuple[str, ...]] = {
     "spec_versions": ("spec_id", *(c.strip() for c in VERSION_COLUMNS.split(","))),
     "audit_log": (*(c.strip() for c in AUDIT_COLUMNS.split(",")), "spec_id"),
 }
-# The rows one event's projection writes, by table: the statement that reads back what
-# their hash covers, and the one that stores it.
+# The rows a batch of events writes, by table: the statement that reads back what their
+# hash covers (a spec's summary, a span of its versions, a span of positions), and the
+# one that stores a row's hash.
+_WRITTEN = {
+    "spec_summaries": "id=:spec_id",
+    "spec_versions": "spec_id=:spec_id AND version BETWEEN :first AND :last",
+    "audit_log": "position BETWEEN :first AND :last",
+}
 _KEYS = {
     "spec_summaries": "id=:spec_id",
     "spec_versions": "spec_id=:spec_id AND version=:version",
     "audit_log": "position=:position",
 }
-HASH_SOURCE = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE {_KEYS[t]}" for t in HASHED}
+HASH_SOURCE = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE {_WRITTEN[t]}" for t in HASHED}
 SET_HASH = {t: f"UPDATE {t} SET row_hash=:row_hash WHERE {_KEYS[t]}" for t in HASHED}
 UNHASHED = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE row_hash IS NULL" for t in HASHED}
 
 
-def hashed_keys(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]:
-    """The rows, by table and key, that projecting ``row`` at ``position`` writes."""
-    spec = str(row.spec_id)
-    keys: list[tuple[str, dict[str, Any]]] = [
-        ("spec_summaries", {"spec_id": spec}),
-        ("audit_log", {"position": position}),
-    ]
-    if row.content is not None:
-        keys.append(("spec_versions", {"spec_id": spec, "version": row.version}))
-    return keys
+# Where SET_HASH's key parameters are among a table's HASHED columns.
+_KEY_COLUMNS = {
+    "spec_summaries": {"spec_id": HASHED["spec_summaries"].index("id")},
+    "spec_versions": {k: HASHED["spec_versions"].index(k) for k in ("spec_id", "version")},
+    "audit_log": {"position": HASHED["audit_log"].index("position")},
+}
 
 
 def key_params(table: str, values: Sequence[Any]) -> dict[str, Any]:
     """The key of a row read with its HASHED columns, as SET_HASH names it."""
-    row = dict(zip(HASHED[table], values, strict=True))
-    if table == "spec_summaries":
-        return {"spec_id": row["id"]}
-    if table == "spec_versions":
-        return {"spec_id": row["spec_id"], "version": row["version"]}
-    return {"position": row["position"]}
+    return {name: values[index] for name, index in _KEY_COLUMNS[table].items()}
 
 
 _CREATED = (
@@ -397,7 +394,15 @@ class TimelineQueries(SpecTimelineRecorder):
         ]
 
 
-Run = Callable[[str, dict[str, Any]], Sequence[Sequence[Any]]]
+# Executes a statement in a transaction and returns the rows it selects; with a list of
+# parameters, executes it once for each (and returns no rows).
+Run = Callable[[str, dict[str, Any] | list[dict[str, Any]]], Sequence[Sequence[Any]]]
+
+
+def already_projected(leader: str, first: int, last: int) -> IntegrityError:
+    """Why a batch from ``first`` to ``last`` of ``leader`` is refused as a whole."""
+    span = f"{first}" if last <= first else f"{first}-{last}"
+    return IntegrityError(f"position {span} of {leader} is already projected")
 
 
 class ReadModelQueries(SpecReadModelRecorder):
@@ -431,14 +436,55 @@ class ReadModelQueries(SpecReadModelRecorder):
                 params["content"] = sealed
         return statements
 
-    def project(self, run: Run, row: EventRow, position: int) -> None:
-        """Project one event with ``run`` (which executes a statement in the projection
-        transaction and returns the rows it selects), then hash the rows it wrote."""
-        for statement, params in self.projection_statements(row, position):
-            run(statement, params)
-        for table, key in hashed_keys(row, position):
-            values = run(HASH_SOURCE[table], key)[0]
-            run(SET_HASH[table], {**key, "row_hash": self.chain.row_hash(table, values)})
+    def project(self, run: Run, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+        """Project consecutive events (positions in order, with their rows, None where an
+        event changes no read model) with ``run`` (which executes a statement in the
+        projection transaction and returns the rows it selects), then hash the rows they
+        wrote, each once, as the last of them left it: the hashes projecting them one at
+        a time would leave (a summary is rewritten by every event of its spec)."""
+        positions: list[int] = []
+        versions: dict[str, set[int]] = {}  # written, by spec
+        new_versions = []
+        for position, row in batch:
+            if row is None:
+                continue
+            for statement, params in self.projection_statements(row, position):
+                if statement is _VERSION:
+                    new_versions.append(params)
+                else:
+                    run(statement, params)
+            written = versions.setdefault(str(row.spec_id), set())
+            if row.content is not None:
+                written.add(cast(int, row.version))
+            positions.append(position)
+        if not positions:
+            return
+        # No projection statement reads spec_versions: its rows go in together, last.
+        if new_versions:
+            run(_VERSION, new_versions)
+        hashes: dict[str, list[dict[str, Any]]] = {table: [] for table in HASHED}
+        for spec, written in versions.items():
+            hashes["spec_summaries"] += self._hashes(run, "spec_summaries", {"spec_id": spec})
+            if written:
+                span = {"spec_id": spec, "first": min(written), "last": max(written)}
+                hashes["spec_versions"] += self._hashes(run, "spec_versions", span, written)
+        span = {"first": positions[0], "last": positions[-1]}
+        hashes["audit_log"] += self._hashes(run, "audit_log", span)
+        for table, keyed in hashes.items():
+            if keyed:
+                run(SET_HASH[table], keyed)
+
+    def _hashes(
+        self, run: Run, table: str, params: dict[str, Any], versions: set[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """The keys and new hashes of the rows of ``table`` HASH_SOURCE selects (of those,
+        only ``versions``, when given)."""
+        hashes = []
+        for values in run(HASH_SOURCE[table], params):
+            key = key_params(table, values)
+            if versions is None or key["version"] in versions:
+                hashes.append({**key, "row_hash": self.chain.row_hash(table, values)})
+        return hashes
 
     def hash_unhashed(self, run: Run) -> int:
         """Hash the rows written before rows had hashes (once, on upgrade): how many."""

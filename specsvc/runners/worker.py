@@ -16,14 +16,13 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from threading import Event
 from traceback import format_exc
 from typing import Any, TypedDict, cast
 from uuid import UUID
 from warnings import warn
 
-from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.projection import ApplicationSubscription, EventSourcedProjectionRunner
@@ -41,13 +40,12 @@ from specsvc.observability.metrics import (
     WORKER_ACTIVE,
 )
 from specsvc.persistence.interfaces import (
-    EventRow,
     Lease,
     SharedReadModel,
     SpecReadModelRecorder,
     SpecTimelineRecorder,
 )
-from specsvc.projections import SpecProjections, binding_problem
+from specsvc.projections import Batch, SpecProjections, binding_problem
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +53,6 @@ STANDBY_POLL = 0.5  # how often a standby asks for the lock
 LEASE_CHECK = 1.0  # how often an active worker makes sure it still holds it
 RESTART_DELAY = 1.0  # after a failure, before trying again
 BATCH_LIMIT = 500  # most events projected in one transaction (one page of the subscription)
-
-Batch = Sequence[tuple[DomainEventProtocol[UUID], Tracking]]
 
 
 # What a spec event sets in the cache: (kind, spec id) to value, read from the
@@ -85,14 +81,7 @@ class CountedProjections(SpecProjections):
         self._count(domain_event)
 
     def process_batch(self, batch: Batch) -> None:
-        """Project consecutive events of one leader in one transaction: the policy for
-        each, then their rows and one tracking record together, or nothing at all."""
-        rows: list[tuple[int, EventRow | None]] = []
-        for domain_event, tracking in batch:
-            processing_event = ProcessingEvent[UUID](tracking=tracking)
-            self.policy(domain_event, processing_event)
-            rows.append((tracking.notification_id, processing_event.saved_kwargs.get("spec_event")))
-        cast(SharedReadModel, self.recorder).project_batch(batch[0][1].application_name, rows)
+        super().process_batch(batch)
         for domain_event, _ in batch:
             self._count(domain_event)
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.persistence import StoredEvent, Tracking, TrackingRecorder
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyProcessRecorder
 from sqlalchemy import CursorResult, text
 from sqlalchemy.orm import Session
@@ -29,7 +29,13 @@ from specsvc.persistence.postgres.connections import (
     shown,
 )
 from specsvc.persistence.postgres.schema import PROJECTED_CHANNEL, READ_MODEL_TABLES
-from specsvc.persistence.sql import HASHED, READ_MODEL_KEYS, ReadModelQueries, Run
+from specsvc.persistence.sql import (
+    HASHED,
+    READ_MODEL_KEYS,
+    ReadModelQueries,
+    Run,
+    already_projected,
+)
 
 BINDING = "read_model_binding"
 logger = logging.getLogger(__name__)
@@ -90,8 +96,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             {"name": leader, "first": first, "last": max(first, last)},
         )
         if cast(Any, result).rowcount != 1:
-            span = f"{first}" if last <= first else f"{first}-{last}"
-            raise IntegrityError(f"position {span} of {leader} is already projected")
+            raise already_projected(leader, first, last)
 
     def _insert_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -102,7 +107,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             return
         row: EventRow | None = kwargs.get("spec_event")
         if row is not None:
-            self._project(session, row, tracking.notification_id)
+            self.project(_runner(session), [(tracking.notification_id, row)])
         self._announce(session, tracking.notification_id)
 
     def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
@@ -114,13 +119,8 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             return
         with self.transaction(commit=True) as session:
             self._advance_tracking(session, leader, batch[0][0], batch[-1][0])
-            for position, row in batch:
-                if row is not None:
-                    self._project(session, row, position)
+            self.project(_runner(session), batch)
             self._announce(session, batch[-1][0])
-
-    def _project(self, session: Session, row: EventRow, position: int) -> None:
-        self.project(_runner(session), row, position)
 
     @staticmethod
     def _announce(session: Session, position: int) -> None:
@@ -276,7 +276,7 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
 
 
 def _runner(session: Session) -> Run:
-    def run(statement: str, params: dict[str, Any]) -> Sequence[Any]:
+    def run(statement: str, params: dict[str, Any] | list[dict[str, Any]]) -> Sequence[Any]:
         result = cast(CursorResult[Any], session.execute(text(statement), params))
         return result.fetchall() if result.returns_rows else []
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
 from specsvc.persistence.interfaces import (
@@ -13,7 +14,13 @@ from specsvc.persistence.interfaces import (
     SpecReadModelRecorder,
     TableDump,
 )
-from specsvc.persistence.sql import HASHED, READ_MODEL_KEYS, ReadModelQueries, Run
+from specsvc.persistence.sql import (
+    HASHED,
+    READ_MODEL_KEYS,
+    ReadModelQueries,
+    Run,
+    already_projected,
+)
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import BINDING_TABLE, READ_MODEL_TABLES
 from specsvc.persistence.sqlite.swap import swap_in
@@ -79,8 +86,22 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
         positions = super()._insert_events(c, stored_events, **kwargs)
         row: EventRow | None = kwargs.get("spec_event")
         if row is not None:
-            self.project(_runner(c), row, kwargs["tracking"].notification_id)
+            self.project(_runner(c), [(kwargs["tracking"].notification_id, row)])
         return positions
+
+    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+        """Project consecutive events of ``leader`` in one transaction, tracked at the last
+        (a replay's path: the library's ``process_event`` commits once per event)."""
+        if not batch:
+            return
+        first, last = batch[0][0], batch[-1][0]
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(self.select_max_tracking_id_statement, (leader,))
+            tracked = c.fetchone()[0]
+            if tracked is not None and tracked >= first:
+                raise already_projected(leader, first, last)
+            self._insert_tracking(c, Tracking(leader, last))
+            self.project(_runner(c), batch)
 
     def stored_tables(self) -> dict[str, TableDump]:
         dump = {}
@@ -131,8 +152,12 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
 
 
 def _runner(c: SQLiteCursor) -> Run:
-    def run(statement: str, params: dict[str, Any]) -> list[Any]:
-        c.execute(statement, params)
-        return c.fetchall()
+    cursor = c.sqlite_cursor
+
+    def run(statement: str, params: dict[str, Any] | list[dict[str, Any]]) -> list[Any]:
+        if isinstance(params, list):
+            cursor.executemany(statement, params)
+            return []
+        return cursor.execute(statement, params).fetchall()
 
     return run
