@@ -473,14 +473,13 @@ def draw(rows: Sequence[Row], path: Path, title: str) -> str:
     axes.set_xscale("log")
     axes.axvline(1, color="black", linewidth=1)
     axes.invert_yaxis()
-    axes.set_xlabel("ratio / goal (log scale; 1 or more: goal met)")
+    axes.set_xlabel("figure / goal, inverted for a ≤ goal (log scale; 1 or more: goal met)")
     axes.set_title(title, fontsize=9)
+    axes.set_xlim(right=max(2.0, max(scores, default=1.0) * 2))
     for index, row in enumerate(drawn):
+        shown = row.value if row.checked is not None else row.cells()[3]
         axes.annotate(
-            f" {row.cells()[3]} (goal {row.cells()[4]})",
-            (scores[index], index),
-            va="center",
-            fontsize=7,
+            f" {shown} (goal {row.cells()[4]})", (scores[index], index), va="center", fontsize=7
         )
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
