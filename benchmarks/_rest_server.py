@@ -59,10 +59,11 @@ def serve(server: str, app: Any) -> None:
         print(wsgi.effective_port, flush=True)  # type: ignore[union-attr]
         wsgi.run()
     elif server == "specsvc":
-        from rest_api.server import Limits, create_server
+        from rest_api.server import Limits
+        from rest_api.server import create_server as create_guarded_server
 
-        guarded = create_server(app, "127.0.0.1", 0, Limits())
-        print(guarded.effective_port, flush=True)
+        guarded = create_guarded_server(app, "127.0.0.1", 0, Limits())
+        print(guarded.effective_port, flush=True)  # type: ignore[attr-defined]
         guarded.run()
     else:
         from cheroot.wsgi import Server

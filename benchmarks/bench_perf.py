@@ -45,6 +45,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -207,27 +208,27 @@ def in_process_round(svc: Any, directory: str, size: dict[str, int], n: int, out
     serial = iter(range(n * 1_000_000, (n + 1) * 1_000_000))
     commands = size["commands"]
     commits = durable_commit_samples(directory, commands, ROW_BYTES)
-    edit = {"actor": ACTOR, "reason": "edit"}
-    regex = [
-        timed(lambda: svc.update_spec("edited", regex_rules_content(next(serial)), **edit))
-        for _ in range(commands)
-    ]
-    generic = [
-        timed(lambda: svc.update_spec("generic", yaml_content(next(serial), 1991), **edit))
-        for _ in range(commands)
-    ]
+    # Every command's arguments are made before its clock starts.
+
+    def edits(name: str, content: Callable[[int], str]) -> list[int]:
+        return [
+            timed(partial(svc.update_spec, name, content(next(serial)), actor=ACTOR, reason="e"))
+            for _ in range(commands)
+        ]
+
+    regex = edits("edited", regex_rules_content)
+    generic = edits("generic", lambda serial: yaml_content(serial, 1991))
     names = [f"new-{n}-{i}" for i in range(size["creates"])]
     creates = [
         timed(
-            lambda name=name: svc.create_spec(
-                name, "regex-rules", regex_rules_content(next(serial)), actor=ACTOR
+            partial(
+                svc.create_spec, name, "regex-rules", regex_rules_content(next(serial)), actor=ACTOR
             )
         )
         for name in names
     ]
     publishes = [
-        timed(lambda name=name: svc.publish_spec(name, actor=ACTOR, reason="ship"))
-        for name in names
+        timed(partial(svc.publish_spec, name, actor=ACTOR, reason="ship")) for name in names
     ]
     commits += durable_commit_samples(directory, commands, ROW_BYTES)
     selects = indexed_select_samples(directory, size["reads"], ROW_BYTES)
