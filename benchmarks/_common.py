@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
+import shutil
 import sqlite3
 import statistics
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,12 +25,23 @@ ACTOR = "bench"
 NS_PER_US = 1_000
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+def make_parser(description: str) -> argparse.ArgumentParser:
+    """The arguments every benchmark takes (``--quick``); a script may add its own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--quick", action="store_true", help="a small, fast variant (a smoke test, not a figure)"
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    return make_parser(description).parse_args(argv)
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load averages, and its core count."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
 
 
 @contextmanager
@@ -116,7 +131,7 @@ def _cell(value: Any) -> str:
 
 
 def durable_commit_samples(directory: str, count: int, row_bytes: int = 100) -> list[int]:
-    """The cost floor of a durable write: one ~100-byte INSERT + COMMIT per sample,
+    """The cost floor of a durable write: one INSERT + COMMIT of ``row_bytes`` per sample,
     into a WAL database with ``synchronous=FULL`` (what the service's stores use)."""
     connection = sqlite3.connect(
         os.path.join(directory, "baseline.db"), isolation_level=None, check_same_thread=False
@@ -124,7 +139,9 @@ def durable_commit_samples(directory: str, count: int, row_bytes: int = 100) -> 
     try:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)"
+        )
         payload = os.urandom(row_bytes)
 
         def write() -> None:
@@ -169,3 +186,110 @@ def prose_content(serial: int, size: int = 1500) -> str:
         length += len(line) + 1
         index += 1
     return head + "".join(lines)
+
+
+def indexed_select_samples(directory: str, count: int, row_bytes: int = 2048) -> list[int]:
+    """The cost floor of a read: one ``SELECT body ... WHERE name = ?`` on an indexed
+    column of a 100-row table (in a WAL file), fetching a ``row_bytes`` body per sample."""
+    path = os.path.join(directory, "select-baseline.db")
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS specs (name TEXT NOT NULL UNIQUE, body BLOB NOT NULL)"
+        )
+        connection.executemany(
+            "INSERT OR REPLACE INTO specs (name, body) VALUES (?, ?)",
+            [(f"spec-{n}", os.urandom(row_bytes)) for n in range(100)],
+        )
+        names = iter(range(10**9))
+
+        def read() -> None:
+            name = f"spec-{next(names) % 100}"
+            row = connection.execute("SELECT body FROM specs WHERE name = ?", (name,)).fetchone()
+            assert row is not None
+
+        for _ in range(min(20, count)):
+            read()
+        return repeat(read, count)
+    finally:
+        connection.close()
+
+
+def regex_rules_content(serial: int, size: int = 1991, leaves: int = 41) -> str:
+    """A valid ``regex-rules`` spec of exactly ``size`` UTF-8 bytes: ``leaves`` flow-style
+    leaves under ``rule: {all: [...]}``, and a description carrying ``serial``."""
+    lines = [f"    - {{field: f{i}, matches: '^[a-z]{{1,{i % 9 + 1}}}$'}}\n" for i in range(leaves)]
+    body = "rule:\n  all:\n" + "".join(lines)
+    head = f"description: spec {serial} "
+    pad = size - len(head) - len(body) - 1
+    if pad < 0:
+        raise ValueError(f"{leaves} leaves do not fit in {size} bytes")
+    return head + "x" * pad + "\n" + body
+
+
+# wrk Lua scripts (SPECS stands for the number of specs). Each wrk thread gets a thread_id
+# (1, 2, ...) and counts its requests; WRK_READ_LUA GETs /v1/specs/bench-N/published
+# round robin.
+WRK_THREAD_IDS = """
+local counter = 0
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+"""
+WRK_READ_LUA = """
+local counter = 0
+function request()
+  counter = counter + 1
+  return wrk.format("GET", "/v1/specs/bench-" .. (counter % SPECS) .. "/published")
+end
+"""
+
+
+def wrk_missing() -> str | None:
+    """Why ``wrk`` cannot run here, or None. As root, installs it (Debian's ``wrk``) first."""
+    if shutil.which("wrk"):
+        return None
+    if os.name == "posix" and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("wrk is not installed: apt-get install -y wrk", flush=True)
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "wrk"]):
+            subprocess.run(command, stdout=subprocess.DEVNULL, check=False)
+        if shutil.which("wrk"):
+            return None
+    return "wrk not installed (as root: apt-get install -y wrk)"
+
+
+def run_wrk(url: str, script: str, seconds: float, connections: int) -> dict[str, float]:
+    """Requests, seconds, non-2xx answers, socket errors and p99 (us) of one ``wrk`` run
+    with 2 threads and the Lua ``script``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(script)
+    try:
+        done = subprocess.run(
+            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", lua.name, url],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    finally:
+        os.unlink(lua.name)
+    out = done.stdout
+    assert done.returncode == 0, done.stdout + done.stderr
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    took = re.search(r"requests in ([\d.]+)(m?s)", out)
+    assert took is not None, out
+    duration = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    scale = {"us": 1.0, "ms": 1e3, "s": 1e6}
+    return {
+        "requests": requests,
+        "seconds": duration,
+        "non_2xx": int(failed.group(1)) if failed else 0,
+        "socket_errors": 0 if errors is None else sum(map(int, re.findall(r"\d+", errors[0]))),
+        "p99_us": float(p99.group(1)) * scale[p99.group(2)] if p99 else float("nan"),
+    }

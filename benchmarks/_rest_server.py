@@ -1,7 +1,11 @@
-"""A REST server process for bench_rest: ``python -m benchmarks._rest_server SERVER APP DB``.
+"""A REST server process for bench_rest and bench_perf:
+``python -m benchmarks._rest_server SERVER APP ARG``.
 
-SERVER is waitress or cheroot; APP is ``spec`` (the Flask app over SpecService, seeded)
-or ``bare`` (a trivial WSGI app: the same server's cost floor). Prints the port.
+SERVER is waitress, cheroot or specsvc (the server ``specsvc serve`` runs:
+``rest_api.server.create_server`` with its default limits). APP is ``spec`` (the Flask app
+over SpecService, seeded; ARG the SQLite file), ``bare`` (a trivial WSGI app: the same
+server's cost floor) or ``flask`` (a trivial Flask app whose every GET answers a JSON body
+of ARG bytes). Prints the port.
 """
 
 from __future__ import annotations
@@ -20,6 +24,19 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     body = b'{"status": "ok"}'
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "16")])
     return [body]
+
+
+def flask_app(size: int) -> Any:
+    from flask import Flask
+
+    app = Flask("bare")
+    body = b'{"pad": "' + b"x" * max(0, size - 11) + b'"}'
+
+    @app.get("/<path:anything>")
+    def answer(anything: str) -> Any:
+        return app.response_class(body, mimetype="application/json")
+
+    return app
 
 
 def spec_app(db: str) -> Any:
@@ -41,6 +58,13 @@ def serve(server: str, app: Any) -> None:
         wsgi = create_server(app, host="127.0.0.1", port=0, threads=THREADS)
         print(wsgi.effective_port, flush=True)  # type: ignore[union-attr]
         wsgi.run()
+    elif server == "specsvc":
+        from rest_api.server import Limits
+        from rest_api.server import create_server as create_guarded_server
+
+        guarded = create_guarded_server(app, "127.0.0.1", 0, Limits())
+        print(guarded.effective_port, flush=True)  # type: ignore[attr-defined]
+        guarded.run()
     else:
         from cheroot.wsgi import Server
 
@@ -51,5 +75,6 @@ def serve(server: str, app: Any) -> None:
 
 
 if __name__ == "__main__":
-    server_name, app_name, db_path = sys.argv[1:4]
-    serve(server_name, bare_app if app_name == "bare" else spec_app(db_path))
+    server_name, app_name, argument = sys.argv[1:4]
+    apps = {"bare": lambda: bare_app, "flask": lambda: flask_app(int(argument))}
+    serve(server_name, apps.get(app_name, lambda: spec_app(argument))())

@@ -35,9 +35,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import re
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -45,7 +42,15 @@ from typing import Any
 
 import psycopg
 
-from benchmarks._common import Stats, parse_args, print_table, yaml_content
+from benchmarks._common import (
+    WRK_READ_LUA,
+    WRK_THREAD_IDS,
+    Stats,
+    parse_args,
+    print_table,
+    run_wrk,
+    yaml_content,
+)
 from tests.support.stores import scratch_database
 from tests.support.topology import Topology, request, running_topology
 
@@ -58,13 +63,9 @@ FULL = {"specs": 50, "seconds": 10, "connections": 16, "rounds": 2}
 QUICK = {"specs": 10, "seconds": 2, "connections": 4, "rounds": 1}
 
 # wrk scripts: each thread walks the specs from its own offset; a write's content is new.
-WRITE_LUA = """
-local counter = 0
-local threads = 0
-function setup(thread)
-  threads = threads + 1
-  thread:set("thread_id", threads)
-end
+WRITE_LUA = (
+    WRK_THREAD_IDS
+    + """
 function request()
   counter = counter + 1
   local spec = "bench-" .. ((counter + thread_id * 7) % SPECS)
@@ -74,13 +75,8 @@ function request()
     {["Content-Type"] = "application/json"}, body)
 end
 """
-READ_LUA = """
-local counter = 0
-function request()
-  counter = counter + 1
-  return wrk.format("GET", "/v1/specs/bench-" .. (counter % SPECS) .. "/published")
-end
-"""
+)
+READ_LUA = WRK_READ_LUA
 
 
 def seed(base: str, specs: int) -> None:
@@ -97,32 +93,7 @@ def wrk(base: str, script: str, specs: int, seconds: float, connections: int) ->
     """Requests, seconds and non-2xx answers of one ``wrk`` run."""
     pad = "x" * (CONTENT_BYTES - 40)
     text = script.replace("SPECS", str(specs)).replace("PAD", json.dumps(pad)[1:-1])
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
-        lua.write(text)
-    try:
-        done = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", lua.name, base],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-            check=False,
-        )
-    finally:
-        os.unlink(lua.name)
-    out = done.stdout
-    assert done.returncode == 0, done.stdout + done.stderr
-    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
-    took = re.search(r"requests in ([\d.]+)(m?s)", out)
-    assert took is not None, out
-    duration = float(took.group(1)) / (1000 if took.group(2) == "ms" else 1)
-    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: .*", out)
-    return {
-        "requests": requests,
-        "seconds": duration,
-        "non_2xx": int(failed.group(1)) if failed else 0,
-        "socket_errors": 0 if errors is None else sum(map(int, re.findall(r"\d+", errors[0]))),
-    }
+    return run_wrk(base, text, seconds, connections)
 
 
 class Announcements:
