@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 import grpc
 
 from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PayloadTooLarge, PermissionDenied, SpecServiceError
+from specsvc.observability.ids import new_correlation_id
 from specsvc.observability.metrics import COMMANDS, bounded, observe_request
 from specsvc.service.consistency import parse_min_position
 from specsvc.service.slots import Slots
@@ -114,7 +114,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
         given = metadata.get("x-correlation-id")
         if given is not None and not CORRELATION_ID.fullmatch(str(given)):
             raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
-        correlation_id = str(given or uuid4())
+        correlation_id = str(given or new_correlation_id())
         if isinstance(request, Undecodable):
             raise request.error
         principal = self._authenticator.authenticate(metadata.get("authorization"))
@@ -200,7 +200,7 @@ def _tolerant(
 
 
 def _valid_or_new(given: Any) -> str:
-    return str(given) if given and CORRELATION_ID.fullmatch(str(given)) else str(uuid4())
+    return str(given) if given and CORRELATION_ID.fullmatch(str(given)) else new_correlation_id()
 
 
 def _observe(

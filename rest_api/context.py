@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from uuid import uuid4
 
 from flask import current_app, g, request
 
 from specsvc import SpecService
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PermissionDenied
+from specsvc.observability.ids import new_correlation_id
 
 CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -55,7 +55,7 @@ def service() -> SpecService:
 def begin_request() -> None:
     """Runs before every view: correlation id first, so even a 401 carries one."""
     given = request.headers.get("X-Correlation-ID")
-    g.correlation_id = str(uuid4())
+    g.correlation_id = new_correlation_id()  # a malformed one is answered with this
     if given is not None:
         if not CORRELATION_ID.fullmatch(given):
             raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")

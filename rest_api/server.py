@@ -15,12 +15,13 @@ import resource
 import time
 from dataclasses import dataclass
 from typing import Any
-from uuid import uuid4
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask
+
+from specsvc.observability.ids import new_correlation_id
 
 # waitress's error statuses and the error codes they stand for (docs/behaviour.md, Errors).
 WAITRESS_CODES = {400: "BadRequest", 413: "PayloadTooLarge", 431: "BadRequest", 501: "BadRequest"}
@@ -43,7 +44,7 @@ class ShapedErrorTask(ErrorTask):
 
     def execute(self) -> None:
         error: Any = getattr(self.request, "error", None)
-        correlation_id = str(uuid4())
+        correlation_id = new_correlation_id()
         body = json.dumps(
             {
                 "error": {

@@ -8,11 +8,11 @@ import json
 import re
 from datetime import UTC, datetime
 from typing import Any
-from uuid import uuid4
 
 from specsvc.auth import principal_problem
 from specsvc.content import is_text
 from specsvc.errors import BadRequest, SpecNotFound, ValidationError
+from specsvc.observability.ids import new_correlation_id
 from specsvc.spectypes import SpecTypeRegistry
 
 NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,126}[a-z0-9])?$")
@@ -95,7 +95,7 @@ def actor(value: Any) -> str:
 
 def correlation_id(value: Any) -> str:
     if value is None:
-        return str(uuid4())
+        return new_correlation_id()
     if not isinstance(value, str) or not CORRELATION_PATTERN.fullmatch(value):
         raise ValidationError(
             "correlation id must be 1-128 visible ASCII characters",
