@@ -285,6 +285,11 @@ class SpecApplication(Leader[UUID]):
                     raise KeyAnswered from None
         return position
 
+    def head(self) -> int:
+        """The position of the last event in the log (0 when it is empty)."""
+        with store_errors():
+            return self.recorder.max_notification_id() or 0
+
     def get(self, name: str, sequence: int | None = None) -> Spec:
         with store_errors():
             try:

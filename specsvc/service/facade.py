@@ -12,7 +12,7 @@ from specsvc.persistence.interfaces import SpecReadModelRecorder
 from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service.commands import SpecCommands
 from specsvc.service.consistency import Consistency
-from specsvc.service.memo import PublishedMemo
+from specsvc.service.memo import PositionMemo
 from specsvc.service.operations import SpecOperations
 from specsvc.service.queries import SpecQueries
 from specsvc.service.slots import Slots
@@ -47,7 +47,8 @@ class SpecService(SpecCommands, SpecQueries, SpecOperations):
         self._evaluations = Slots(settings.max_concurrent_evaluations, "evaluations")
         self._consistency = Consistency(application, monitor, settings.consistency_timeout)
         self._cache = cache or NoCache()
-        self._published_memo = PublishedMemo()
+        self._published_memo = PositionMemo()
+        self._spec_memo = PositionMemo()
 
     @classmethod
     def open(

@@ -1,5 +1,4 @@
-"""Published answers kept in memory while the read models stand still
-(docs/architecture.md, Reads)."""
+"""Answers kept in memory while the store stands still (docs/architecture.md, Reads)."""
 
 from __future__ import annotations
 
@@ -8,16 +7,17 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
-# Specs whose published answer is kept; the least recently read is dropped first.
-PUBLISHED_MEMO_SIZE = 1024
+# Specs whose answer is kept; the least recently read is dropped first.
+MEMO_SIZE = 1024
 
 
-class PublishedMemo:
-    """The published answer of each recently read spec, with the projected position it
-    was read at: it answers again only while the read models are still at that position,
-    so a later projection (of any spec) retires every answer kept before it."""
+class PositionMemo:
+    """An answer for each recently read spec, with the position it was read at (the log's
+    head, or the read models' projected position): it answers again only while that
+    position is unchanged, so any later write (of any spec) retires every answer kept
+    before it. Callers get copies; what is kept cannot be changed through them."""
 
-    def __init__(self, size: int = PUBLISHED_MEMO_SIZE) -> None:
+    def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
         self._entries: OrderedDict[UUID, tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()

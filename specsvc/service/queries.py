@@ -33,7 +33,7 @@ from specsvc.persistence.interfaces import (
 from specsvc.runners.monitor import ProjectionMonitor
 from specsvc.service import consistency, inputs
 from specsvc.service.consistency import Consistency
-from specsvc.service.memo import PublishedMemo
+from specsvc.service.memo import PositionMemo
 from specsvc.service.resources import (
     published_resource,
     spec_resource,
@@ -49,7 +49,8 @@ class SpecQueries:
     _cache: QueryCache
     _consistency: Consistency
     _monitor: ProjectionMonitor
-    _published_memo: PublishedMemo
+    _published_memo: PositionMemo
+    _spec_memo: PositionMemo
     _evaluations: Slots
     _read_model: SpecReadModelRecorder
     _types: SpecTypeRegistry
@@ -84,9 +85,15 @@ class SpecQueries:
             )
             assert resource is not None  # a spec that is not found raises
             return resource
-        spec = self._app.get(name)
         if version is None:
-            return spec_resource(spec)
+            # Read before the events: a state kept at this head of the log is current.
+            key, head = spec_id(name), self._app.head()
+            kept = self._spec_memo.get(key, head)
+            if kept is None:
+                kept = spec_resource(self._app.get(name))
+                self._spec_memo.put(key, head, kept)
+            return kept
+        spec = self._app.get(name)
         self._check_version(name, inputs.positive_int(version, "version"), spec.content_version)
         event = self._app.content_event(spec, version)
         return spec_resource(self._app.get(name, event.originator_version))

@@ -279,3 +279,26 @@ def test_a_published_answer_is_kept_while_the_read_models_stand_still(
     file_service.delete_spec("kept", actor="bob", reason="gone")
     with pytest.raises(SpecDeleted):
         file_service.get_published("kept")
+
+
+def test_a_spec_s_latest_state_is_kept_while_the_log_stands_still(
+    file_service: SpecService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file_service.create_spec("state", "generic", "a: 1\n", actor="alice")
+    file_service.create_spec("other", "generic", "o: 1\n", actor="alice")
+    first = file_service.get_spec("state")
+    replays: list[str] = []
+    original = file_service._app.get
+    monkeypatch.setattr(
+        file_service._app, "get", lambda name, *more: replays.append(name) or original(name, *more)
+    )
+    assert file_service.get_spec("state") == first and replays == []  # answered from memory
+    assert file_service.get_spec("state", version=1)["version"] == 1  # versions are read
+    assert replays and set(replays) == {"state"}
+    before = len(replays)
+    # A write of any spec moves the head of the log: the next read replays again.
+    file_service.update_spec("other", "o: 2\n", actor="alice", reason="two")
+    assert file_service.get_spec("state") == first and replays.count("state") == before + 1
+    file_service.update_spec("state", "a: 2\n", actor="alice", reason="two")
+    assert file_service.get_spec("state")["content"] == "a: 2\n"
+    assert replays.count("state") == before + 3  # the update's read, then the get's

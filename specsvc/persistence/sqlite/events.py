@@ -145,6 +145,12 @@ class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
         assert isinstance(self.datastore, DurableDatastore)
         return self.datastore.describe()
 
+    def max_notification_id(self) -> int:
+        # Asked before every latest read of a spec: one SELECT, without the library's
+        # BEGIN and ROLLBACK around it.
+        rows = self._durable.select(self.select_max_notification_id_statement)
+        return int(rows[0][0] or 0) if rows else 0
+
     def _fetch_all(self, statement: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self._durable.select(statement, params)]
 
