@@ -104,7 +104,7 @@ RESPONSE_SCHEMAS: dict[str, Schema] = {
     "ValidateResult": obj({"valid": {"type": "boolean"}, "errors": array(ref("Problem"))}),
     "SpecType": obj({"name": STRING, "description": STRING, "schema": {"type": "object"}}),
     "TypeList": obj({"types": array(ref("SpecType"))}),
-    "Health": obj({"status": {"const": "ok"}}),
+    "Health": obj({"status": {"const": "ok"}, "pid": {"type": "integer", "minimum": 1}}),
     "Readiness": obj(
         {
             "status": {"enum": ["ready", "not ready"]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -18,7 +19,8 @@ operations = Blueprint("operations", __name__)
 
 @operations.get("/healthz")
 def healthz() -> Any:
-    return {"status": "ok"}
+    # Which process answered: with ``serve --workers N``, one of N sharing the port.
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @operations.get("/readyz")

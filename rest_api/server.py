@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import resource
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -90,8 +91,14 @@ class GuardedServer(TcpWSGIServer):
                 channel.will_close = True  # the event loop closes it
 
 
-def create_server(app: Any, host: str, port: int, limits: Limits) -> GuardedServer:
-    """Bind ``host:port`` (port 0 picks one); ``.effective_port`` is the bound port."""
+def create_server(
+    app: Any, host: str, port: int, limits: Limits, *, shared: bool = False
+) -> GuardedServer:
+    """Bind ``host:port`` (port 0 picks one); ``.effective_port`` is the bound port.
+
+    ``shared``: the socket is bound with SO_REUSEPORT, beside the other processes of
+    ``specsvc serve --workers`` on the same port; the kernel spreads connections over them.
+    """
     raise_open_files_limit(limits.max_connections + limits.threads + 64)
     adjustments = Adjustments(
         host=host,
@@ -107,10 +114,37 @@ def create_server(app: Any, host: str, port: int, limits: Limits) -> GuardedServ
         max_request_body_size=limits.max_body_bytes,
         clear_untrusted_proxy_headers=True,
     )
-    server = GuardedServer(app, adj=adjustments)
+    if shared:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )[0]
+        sock = shared_socket(family, address)
+        server = GuardedServer(
+            app,
+            _sock=sock,
+            adj=adjustments,
+            bind_socket=False,
+            sockinfo=(family, kind, proto, sock.getsockname()),
+        )
+    else:
+        server = GuardedServer(app, adj=adjustments)
     server.header_timeout = limits.header_timeout
     server.body_timeout = limits.body_timeout
     return server
+
+
+def shared_socket(family: int, address: Any) -> socket.socket:
+    """A TCP socket bound to ``address`` with SO_REUSEPORT (not yet listening)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def raise_open_files_limit(wanted: int) -> None:

@@ -132,6 +132,12 @@ class Settings:
         commands=("serve", "status", "validate"),
     )
     threads: int = setting(16, "request-handling threads per API")
+    workers: int = setting(
+        1,
+        "API processes that share the listening ports and the store (one master passes"
+        " SIGTERM, SIGINT and SIGHUP on to them); 0: one per core",
+        cli_default=0,
+    )
     max_watchers: int = setting(128, "WatchEvents streams open at once, in all")
     max_watchers_per_principal: int = setting(
         16, "WatchEvents streams one principal may hold open at once"

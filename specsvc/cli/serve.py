@@ -21,6 +21,9 @@ logger = logging.getLogger("specsvc.serve")
 
 DEFAULT_REST_ADDR = "127.0.0.1:8080"
 EXIT_REFUSED = 2
+# The lines tests and tools wait for: the listener accepts connections from then on.
+REST_LISTENING = "REST API listening on http://%s:%s"
+GRPC_LISTENING = "gRPC API listening on %s:%s"
 
 
 def add_serve_command(commands: Any, options: Any) -> None:
@@ -33,23 +36,62 @@ def add_serve_command(commands: Any, options: Any) -> None:
         parents=[options],
     )
     add_setting_options(serve, "serve")
+    # How a worker process of --workers N reaches the master that started it.
+    serve.add_argument("--worker-link", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(handler=_serve_command)
 
 
 def _serve_command(args: argparse.Namespace) -> int:
-    return serve(settings_from(args, "serve"))
+    return serve(settings_from(args, "serve"), worker_link=args.worker_link)
 
 
-def serve(settings: Settings) -> int:
-    """Run until SIGTERM or SIGINT; 0 after a clean shutdown."""
+def serve(settings: Settings, *, worker_link: int | None = None) -> int:
+    """Run until SIGTERM or SIGINT; 0 after a clean shutdown. With more than one worker,
+    this process is their master (``specsvc.cli.workers``); ``worker_link`` makes it one
+    of the workers."""
     logs.configure(settings.log_level, settings.log_format)
     # Whatever was inherited (a shell's "&" leaves SIGINT ignored), both signals stop us.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
+    from specsvc.cli import workers
+
+    if worker_link is None and workers.count(settings) > 1:
+        return workers.supervise(settings, workers.count(settings))
+    link = None if worker_link is None else workers.MasterLink(worker_link)
     from rest_api import create_app
 
+    rest, grpc = listen_addresses(settings)
+    authenticator = authenticate(settings, rest, grpc, warn=link is None)
+    if authenticator is None:
+        return EXIT_REFUSED
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: authenticator.reload_tokens())
+    service = open_store(settings)
+    grpc_server = None
+    try:
+        if grpc is not None:
+            grpc_server = _start_grpc(service, authenticator, grpc, settings, link)
+        app = create_app(service, authenticator, max_request_bytes=settings.max_request_bytes)
+        return _run_rest(app, rest, settings, link)
+    finally:
+        if grpc_server is not None:
+            grpc_server.stop()
+        service.close()
+        logger.info("stopped")
+
+
+def listen_addresses(settings: Settings) -> tuple[tuple[str, int], tuple[str, int] | None]:
+    """The REST listener's (host, port), and the gRPC one's or None."""
     rest = listen_address(settings.rest_addr or DEFAULT_REST_ADDR, "--rest-addr")
     grpc = listen_address(settings.grpc_addr, "--grpc-addr") if settings.grpc_addr else None
+    return rest, grpc
+
+
+def authenticate(
+    settings: Settings, rest: tuple[str, int], grpc: tuple[str, int] | None, *, warn: bool = True
+) -> Any | None:
+    """The authenticator, or None (logged) when anonymous requests would be exposed;
+    ``warn``: say that requests run as anonymous (a worker's master has said it)."""
     authenticator = load_authenticator(settings)
     exposed = [a[0] for a in (rest, grpc) if a is not None and not is_loopback(a[0])]
     if authenticator.anonymous and exposed:
@@ -58,26 +100,13 @@ def serve(settings: Settings) -> int:
             "configure --auth-tokens-file or --jwt-key-file",
             ", ".join(exposed),
         )
-        return EXIT_REFUSED
-    if authenticator.anonymous:
+        return None
+    if authenticator.anonymous and warn:
         logger.warning(
             "no authentication configured: every request runs as 'anonymous' "
             "with every role (loopback only)"
         )
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, lambda signum, frame: authenticator.reload_tokens())
-    service = open_store(settings)
-    grpc_server = None
-    try:
-        if grpc is not None:
-            grpc_server = _start_grpc(service, authenticator, grpc, settings)
-        app = create_app(service, authenticator, max_request_bytes=settings.max_request_bytes)
-        return _run_rest(app, rest, settings)
-    finally:
-        if grpc_server is not None:
-            grpc_server.stop()
-        service.close()
-        logger.info("stopped")
+    return authenticator
 
 
 def listen_address(addr: str, flag: str) -> tuple[str, int]:
@@ -135,7 +164,9 @@ def open_store(settings: Settings) -> Any:
         ) from None
 
 
-def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], settings: Settings) -> Any:
+def _start_grpc(
+    service: Any, authenticator: Any, addr: tuple[str, int], settings: Settings, link: Any
+) -> Any:
     from grpc_api import create_server
 
     host, port = addr
@@ -149,12 +180,13 @@ def _start_grpc(service: Any, authenticator: Any, addr: tuple[str, int], setting
             max_watchers_per_principal=settings.max_watchers_per_principal,
         )
     except (OSError, RuntimeError):
-        raise _cannot_listen("--grpc-addr", host, port) from None
-    logger.info("gRPC API listening on %s:%s", show_host(host), server.port)
+        raise cannot_listen("--grpc-addr", host, port) from None
+    if link is None:  # a worker's master says it, once all its workers listen
+        logger.info(GRPC_LISTENING, show_host(host), server.port)
     return server
 
 
-def _run_rest(app: Any, addr: tuple[str, int], settings: Settings) -> int:
+def _run_rest(app: Any, addr: tuple[str, int], settings: Settings, link: Any) -> int:
     from rest_api.server import Limits, create_server
 
     host, port = addr
@@ -166,16 +198,19 @@ def _run_rest(app: Any, addr: tuple[str, int], settings: Settings) -> int:
         max_body_bytes=4 * settings.max_request_bytes,
     )
     try:
-        server = create_server(app, host, port, limits)
+        server = create_server(app, host, port, limits, shared=link is not None)
     except OSError as error:
-        raise _cannot_listen("--rest-addr", host, port, error) from None
-    bound_port = getattr(server, "effective_port", port)
-    logger.info("REST API listening on http://%s:%s", show_host(host), bound_port)
+        raise cannot_listen("--rest-addr", host, port, error) from None
+    if link is None:
+        bound_port = getattr(server, "effective_port", port)
+        logger.info(REST_LISTENING, show_host(host), bound_port)
+    else:
+        link.ready()
     server.run()  # returns after SIGTERM/SIGINT, once in-flight requests have finished
     return 0
 
 
-def _cannot_listen(flag: str, host: str, port: int, error: OSError | None = None) -> Exception:
+def cannot_listen(flag: str, host: str, port: int, error: OSError | None = None) -> Exception:
     where = f"{show_host(host)}:{port}"
     if error is None or error.errno == errno.EADDRINUSE:
         reason = "the address is in use or not available"

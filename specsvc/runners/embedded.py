@@ -18,8 +18,10 @@ from specsvc.runners.monitor import ProjectionMonitor, ProjectionStatus
 
 logger = logging.getLogger(__name__)
 
-# Another process projecting into the same file may advance the tracking record first.
-TRACKING_RACE_ATTEMPTS = 5
+# Another process projecting into the same file (``serve --workers``) may record a
+# position first: the tracking record refuses it here (IntegrityError) and the loser
+# resumes after it. Only a refusal without the record having moved is an error.
+MAX_LOST_RACES = 1000
 
 
 class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
@@ -30,7 +32,10 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
       even when another thread is already processing;
     - a failing policy is logged and kept in ``last_error`` instead of being raised from
       the writer's ``save()`` after its events have committed; the next prompt retries;
-    - optionally, a poller picks up events committed by other processes;
+    - optionally, a poller picks up events committed by other processes: it reads the
+      event store's head, and catches up (and wakes the listeners) when it moved;
+    - processes that project into the same file race quietly: a position is projected
+      once, by whichever records it first, and the tracking record never moves back;
     - read models that do not belong to the event store (a restored older backup, a
       replaced store file) are never followed: rebuilt before serving when
       ``repair_read_models``, else reported and left alone for an operator to see.
@@ -148,15 +153,34 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
         return cast(Follower[UUID], self.apps[name])
 
     def _pull(self, leader_name: str, follower_name: str) -> None:
-        for attempt in range(TRACKING_RACE_ATTEMPTS):
+        follower = self._follower(follower_name)
+        for _ in range(MAX_LOST_RACES):
+            before = follower.recorder.max_tracking_id(leader_name) or 0
             try:
-                self._follower(follower_name).pull_and_process(leader_name)
+                follower.pull_and_process(leader_name)
                 return
             except IntegrityError:
-                if attempt == TRACKING_RACE_ATTEMPTS - 1:
+                # The library's single-row tracking record only moves forward (a
+                # conditional upsert): refused, another process projected the position,
+                # and the events it applied are not applied here.
+                if (follower.recorder.max_tracking_id(leader_name) or 0) <= before:
                     raise
+        raise IntegrityError(f"{follower_name} lost {MAX_LOST_RACES} races in a row")
 
     def _poll(self) -> None:
         assert self.poll_interval
+        seen: int | None = None
         while not self._stopping.wait(self.poll_interval):
-            self.catch_up()
+            try:
+                head = self._head()
+            except Exception:  # the store is unreachable: catch_up says so
+                head = None
+            if head is None or head != seen or self.last_error is not None:
+                seen = head if self.catch_up() else None
+
+    def _head(self) -> int:
+        """The newest log position of the leaders (a cheap read of the event store)."""
+        return max(
+            cast(Leader[UUID], self.apps[leader]).recorder.max_notification_id() or 0
+            for leader, _ in self.system.edges
+        )
