@@ -592,7 +592,7 @@ def test_on_postgres_read_model_rows_changed_are_never_served_and_upgrade_in_pla
             store = bootstrap.start(settings, bootstrap.Role.TOOL)
         try:
             assert "hashed the 9 rows stored before rows had hashes" in caplog.text
-            assert store.service.get_published("alpha")["content"] == "a: 2\n"
+            assert store.service.get_version("alpha", 2)["content"] == "a: 2\n"
             with psycopg.connect(url, autocommit=True) as connection:
                 connection.execute("UPDATE spec_versions SET content = 'a: 666' WHERE version = 2")
                 connection.execute("DELETE FROM audit_log WHERE position = 4")
