@@ -14,6 +14,8 @@ row says otherwise; stores are SQLite files in a temporary directory.
   2 KB row. ratio = p50 / baseline p50.
 - latest get at 10,000 versions (1,000 with --quick) against 1 version: after each of 10
   more updates (one snapshot cycle), interleaved reads of both; the worst point's ratio.
+  Reads with no write between are answered from memory, so a second row takes each read
+  right after a write of another spec: the replay since the last snapshot.
 - REST: ``wrk`` with 16 connections against ``specsvc serve``; the GET baseline is a
   trivial Flask app answering a body of the same size on the same server stack
   (``rest_api.server.create_server``), the PUT baseline the raw commit rate.
@@ -22,7 +24,9 @@ row says otherwise; stores are SQLite files in a temporary directory.
   UpdateSpec against the raw commit rate.
 - rebuild-projections (``rebuild_read_models``, what the command runs) of 50,000 events
   (5,000 with --quick) next to decoding the same events with the mapper alone.
-- reads from 1 to 2 server processes: n/a until ``specsvc serve`` can run workers.
+- reads from 1 to 2 server processes: the REST GET above against ``specsvc serve
+  --workers 1`` (every other REST row runs on one worker too) and ``--workers 2`` over
+  the same store; ratio = req/s with 2 / req/s with 1.
 
 The chart (matplotlib, when importable) draws each row's ratio / goal on a log scale:
 right of 1 the goal is met.
@@ -197,6 +201,7 @@ def fill_commands_store(svc: Any, versions: int) -> None:
     svc.create_spec("edited", "regex-rules", regex_rules_content(2), actor=ACTOR)
     svc.create_spec("generic", "generic", yaml_content(3, 1991), actor=ACTOR)
     svc.create_spec("many", "regex-rules", regex_rules_content(0), actor=ACTOR)
+    svc.create_spec("tick", "generic", "tick: 0\n", actor=ACTOR)
     for version in range(2, versions + 1):
         svc.update_spec("many", regex_rules_content(version), actor=ACTOR, reason="edit")
 
@@ -257,19 +262,26 @@ def in_process_round(svc: Any, directory: str, size: dict[str, int], n: int, out
 
 
 def history_round(svc: Any, size: dict[str, int], n: int, out: Rounds) -> None:
-    """After each update of one snapshot cycle, reads of ``many`` and ``one`` interleaved;
-    notes the worst point's ratio."""
-    worst = (0.0, 0.0, 0.0)
+    """After each update of one snapshot cycle, reads of ``many`` and ``one`` interleaved,
+    and the same reads each right after a write of another spec (which makes the server
+    read and replay them instead of answering from memory); notes each worst point."""
+    worst = {"history": (0.0, 0.0, 0.0), "replay": (0.0, 0.0, 0.0)}
     for step in range(SNAPSHOT_INTERVAL):
         content = regex_rules_content(-(n * SNAPSHOT_INTERVAL + step + 1))
         svc.update_spec("many", content, actor=ACTOR, reason="sweep")
-        many, one = [], []
-        for _ in range(size["point_reads"]):
-            many.append(timed(lambda: svc.get_spec("many")))
-            one.append(timed(lambda: svc.get_spec("one")))
-        many_p50, one_p50 = Stats(many).p50_us, Stats(one).p50_us
-        worst = max(worst, (many_p50 / one_p50, many_p50, one_p50))
-    out.note(history_ratio=worst[0], history_p50=worst[1], history_base_p50=worst[2])
+        reads: dict[str, tuple[list[int], list[int]]] = {"history": ([], []), "replay": ([], [])}
+        for read in range(size["point_reads"]):
+            for kind in ("history", "replay"):
+                if kind == "replay":
+                    serial = f"{n}-{step}-{read}"
+                    svc.update_spec("tick", f"tick: {serial}\n", actor=ACTOR, reason="tick")
+                reads[kind][0].append(timed(lambda: svc.get_spec("many")))
+                reads[kind][1].append(timed(lambda: svc.get_spec("one")))
+        for kind, (many, one) in reads.items():
+            many_p50, one_p50 = Stats(many).p50_us, Stats(one).p50_us
+            worst[kind] = max(worst[kind], (many_p50 / one_p50, many_p50, one_p50))
+    for kind, (ratio, many_p50, one_p50) in worst.items():
+        out.note(**{f"{kind}_ratio": ratio, f"{kind}_p50": many_p50, f"{kind}_base_p50": one_p50})
 
 
 def rebuild_round(store: Any, events: int, out: Rounds) -> None:
@@ -299,8 +311,9 @@ def seed_rest_store(svc: Any) -> None:
         svc.create_spec(f"put-{n}", "regex-rules", regex_rules_content(n), actor=ACTOR)
 
 
-def start_specsvc_serve(db: str) -> tuple[subprocess.Popen[bytes], str]:
-    """``specsvc serve`` on ``db`` (this checkout's package), once it answers /readyz."""
+def start_specsvc_serve(db: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``specsvc serve --workers N`` on ``db`` (this checkout's package), once it answers
+    /readyz."""
     port = free_port()
     process = subprocess.Popen(
         [
@@ -314,6 +327,8 @@ def start_specsvc_serve(db: str) -> tuple[subprocess.Popen[bytes], str]:
             f"127.0.0.1:{port}",
             "--log-level",
             "WARNING",
+            "--workers",
+            str(workers),
         ],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
@@ -356,6 +371,7 @@ def rest_round(bases: dict[str, str], seconds: float, n: int, out: Rounds) -> No
     runs = {
         "flask": (bases["flask"], WRK_READ_LUA),
         "get": (bases["spec"], WRK_READ_LUA),
+        "get2": (bases["spec2"], WRK_READ_LUA),
         "put": (bases["spec"], put_script()),
     }
     order = list(runs) if n % 2 == 0 else list(reversed(runs))
@@ -426,6 +442,8 @@ def rows_of(r: Rounds, size: dict[str, int], wrk_absent: str | None) -> list[Row
         Row(f"latest get @{size['versions']:,} vs @1, worst of a cycle",
             f"p50 {us(r['history_p50'])}", f"p50 {us(r['history_base_p50'])}",
             r["history_ratio"], 1.3, False),
+        Row("  the same, each read right after a write", f"p50 {us(r['replay_p50'])}",
+            f"p50 {us(r['replay_base_p50'])}", r["replay_ratio"], 1.3, False),
     ]  # fmt: skip
     get, put = f"REST GET published, {CONNECTIONS} conn", f"REST PUT content, {CONNECTIONS} conn"
     if wrk_absent:
@@ -451,9 +469,14 @@ def rows_of(r: Rounds, size: dict[str, int], wrk_absent: str | None) -> list[Row
         Row(f"rebuild-projections, {events:,} events", f"{r['rebuild_eps']:,.0f} ev/s",
             f"decode {r['decode_eps']:,.0f} ev/s", r["rebuild_eps"] / r["decode_eps"],
             GOAL_EVENTS_PER_S, True, f"≥ {GOAL_EVENTS_PER_S:,.0f} ev/s", r["rebuild_eps"]),
-        Row("reads, 1 -> 2 server processes", "n/a (specsvc serve has no --workers)", "",
-            None, 1.7, True),
     ]  # fmt: skip
+    if wrk_absent:
+        rows.append(Row("reads, 1 -> 2 server processes", f"n/a ({wrk_absent})", "", None, 1.7,
+                        True))
+    else:
+        rows.append(Row("reads, 1 -> 2 server processes", f"{r['get2_rps']:,.0f} req/s",
+                        f"{r['get_rps']:,.0f} req/s with 1", r["get2_rps"] / r["get_rps"], 1.7,
+                        True))  # fmt: skip
     return rows
 
 
@@ -523,8 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             rest_db = fill_store(directory, "rest.db", seed_rest_store)
             bases: dict[str, str] = {}
             if not wrk_absent:
-                spec, bases["spec"] = start_specsvc_serve(rest_db)
+                spec, bases["spec"] = start_specsvc_serve(rest_db, 1)
                 processes.append(spec)
+                spec2, bases["spec2"] = start_specsvc_serve(rest_db, 2)
+                processes.append(spec2)
                 size_of_body = body_bytes(bases["spec"], "/v1/specs/bench-0/published")
                 flask, port = bench_rest.start_server("specsvc", "flask", str(size_of_body))
                 processes.append(flask)
@@ -569,7 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         [row.cells() for row in rows],
         left=3,
     )
-    failed = sum(int(sum(rounds.figures.get(f"{k}_failed", [0]))) for k in ("flask", "get", "put"))
+    failed = sum(
+        int(sum(rounds.figures.get(f"{k}_failed", [0]))) for k in ("flask", "get", "get2", "put")
+    )
     print(f"\nfailed HTTP requests (non-2xx or socket errors): {failed}")
     print(draw(rows, chart, title))
     print(f"bench_perf: end, {load_average()}")
