@@ -116,6 +116,22 @@ def create(connection: Connection, name: str) -> None:
     assert connection.json("POST", "/v1/specs", body)[0] == 201
 
 
+def writes_read_by_the_other(
+    connections: dict[int, Connection], name: str, count: int
+) -> Iterator[tuple[int, Connection, dict[str, Any]]]:
+    """Creates ``name`` through the first worker, then writes version n + 1 through the
+    workers in turn: (n, a connection to the worker that did not write it, the answer)."""
+    first, second = connections.values()
+    create(first, name)
+    for n in range(1, count + 1):
+        writer, reader = (first, second) if n % 2 else (second, first)
+        status, written = writer.json(
+            "PUT", f"/v1/specs/{name}/content", {"content": f"n: {n}\n", "reason": name}
+        )
+        assert status == 200
+        yield n, reader, written
+
+
 def test_both_workers_answer_on_one_port_and_sigterm_stops_them_all(tmp_path: Path) -> None:
     with running(*serve_args(tmp_path)) as server:
         pids = worker_pids(server)
@@ -186,14 +202,7 @@ def test_a_write_through_one_worker_is_read_through_the_other_with_min_position(
     tmp_path: Path,
 ) -> None:
     with running(*serve_args(tmp_path)) as server, one_connection_each(server) as connections:
-        first, second = connections.values()
-        create(first, "ryw")
-        for n in range(1, 21):
-            writer, reader = (first, second) if n % 2 else (second, first)
-            status, written = writer.json(
-                "PUT", "/v1/specs/ryw/content", {"content": f"n: {n}\n", "reason": "ryw"}
-            )
-            assert status == 200
+        for n, reader, written in writes_read_by_the_other(connections, "ryw", 20):
             position = str(written["position"])
             status, spec = reader.json("GET", "/v1/specs/ryw", **{"X-Min-Position": position})
             assert (status, spec["version"], spec["content"]) == (200, n + 1, f"n: {n}\n")
@@ -299,17 +308,11 @@ def test_workers_over_postgres_are_api_instances_sharing_the_port() -> None:
     with scratch_database() as url, running_worker(Settings(database_url=url)):
         args = ("--database-url", url, "--rest-addr", "127.0.0.1:0", "--workers", "2")
         with running(*args) as server, one_connection_each(server) as connections:
-            first, second = connections.values()
-            create(first, "shared")
-            for n in range(1, 11):
-                writer, reader = (first, second) if n % 2 else (second, first)
-                status, written = writer.json(
-                    "PUT", "/v1/specs/shared/content", {"content": f"n: {n}\n", "reason": "pg"}
-                )
-                assert status == 200
+            for _, reader, written in writes_read_by_the_other(connections, "shared", 10):
                 position = str(written["position"])
                 status, listed = reader.json(
                     "GET", "/v1/events?spec=shared", **{"X-Min-Position": position}
                 )
+                assert status == 200
                 assert listed["events"][-1]["position"] == written["position"]
             assert server.stop(signal.SIGTERM) == 0
