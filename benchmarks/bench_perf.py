@@ -1,6 +1,6 @@
 """The performance table: every measure next to its baseline, taken in the same run.
 
-    python -m benchmarks.bench_perf [--quick] [--chart PATH]
+    python -m benchmarks.bench_perf [--quick] [--chart PATH] [--only GROUP[,GROUP...]]
 
 Each row is measured in 3 rounds; within a round every measure runs right after (or
 around) its baseline, so drift on a noisy machine touches both alike. The table shows the
@@ -34,6 +34,7 @@ right of 1 the goal is met.
 
 from __future__ import annotations
 
+import argparse
 import http.client
 import json
 import os
@@ -110,6 +111,8 @@ CONNECTIONS = 16
 REST_SPECS = 50
 ROW_BYTES = 2048
 GOAL_EVENTS_PER_S = 20_000.0
+# The row groups --only chooses from; the baselines a group needs run with it.
+GROUPS = frozenset({"in-process", "history", "rest", "grpc", "rebuild"})
 
 # Every PUT writes new content: the serial in the description is the thread and counter.
 PUT_LUA = (
@@ -259,6 +262,14 @@ def in_process_round(svc: Any, directory: str, size: dict[str, int], n: int, out
     for key, samples in (("get", gets), ("published", published)):
         stats = Stats(samples)
         out.note(**{f"{key}_p50": stats.p50_us, f"{key}_ratio": stats.p50_us / select.p50_us})
+
+
+def baseline_round(directory: str, size: dict[str, int], out: Rounds) -> None:
+    """The raw commit and select alone, for a run whose --only leaves out the in-process
+    rows (which take them around their own commands)."""
+    commit = Stats(durable_commit_samples(directory, size["commands"], ROW_BYTES))
+    select = Stats(indexed_select_samples(directory, size["reads"], ROW_BYTES))
+    out.note(commit_p50=commit.p50_us, commit_ops=commit.ops_per_s, select_p50=select.p50_us)
 
 
 def history_round(svc: Any, size: dict[str, int], n: int, out: Rounds) -> None:
@@ -421,10 +432,46 @@ def us(value: float) -> str:
     return f"{value:,.0f} us" if value >= 100 else f"{value:.1f} us"
 
 
-def rows_of(r: Rounds, size: dict[str, int], wrk_absent: str | None) -> list[Row]:
+def rows_of(
+    r: Rounds, size: dict[str, int], wrk_absent: str | None, only: frozenset[str] = GROUPS
+) -> list[Row]:
     commit = f"p50 {us(r['commit_p50'])}, {r['commit_ops']:,.0f}/s"
     commit_rate = f"commit {r['commit_ops']:,.0f}/s"
     select = f"p50 {us(r['select_p50'])}"
+    rows: list[Row] = []
+    if "in-process" in only:
+        rows += in_process_rows(r, commit, select)
+    if "history" in only:
+        rows += [
+            Row(f"latest get @{size['versions']:,} vs @1, worst of a cycle",
+                f"p50 {us(r['history_p50'])}", f"p50 {us(r['history_base_p50'])}",
+                r["history_ratio"], 1.3, False),
+            Row("  the same, each read right after a write", f"p50 {us(r['replay_p50'])}",
+                f"p50 {us(r['replay_base_p50'])}", r["replay_ratio"], 1.3, False),
+        ]  # fmt: skip
+    if "rest" in only:
+        rows += rest_rows(r, commit_rate, wrk_absent)
+    if "grpc" in only:
+        rows += [
+            Row(f"gRPC GetPublishedSpec, {CONNECTIONS} threads", f"{r['grpc_get']:,.0f} calls/s",
+                f"bare {r['grpc_bare_get']:,.0f} calls/s", r["grpc_get"] / r["grpc_bare_get"],
+                0.7, True),
+            Row(f"gRPC UpdateSpec, {CONNECTIONS} threads", f"{r['grpc_update']:,.0f} calls/s",
+                commit_rate, r["grpc_update"] / r["commit_ops"], 0.2, True),
+        ]  # fmt: skip
+    if "rebuild" in only:
+        events = size["specs"] * size["events"]
+        rows.append(
+            Row(f"rebuild-projections, {events:,} events", f"{r['rebuild_eps']:,.0f} ev/s",
+                f"decode {r['decode_eps']:,.0f} ev/s", r["rebuild_eps"] / r["decode_eps"],
+                GOAL_EVENTS_PER_S, True, f"≥ {GOAL_EVENTS_PER_S:,.0f} ev/s", r["rebuild_eps"])
+        )  # fmt: skip
+    if "rest" in only:
+        rows.append(scaling_row(r, wrk_absent))
+    return rows
+
+
+def in_process_rows(r: Rounds, commit: str, select: str) -> list[Row]:
     rows = [
         Row(label, f"p50 {us(r[key + '_p50'])}, {r[key + '_ops']:,.0f}/s", commit,
             r[key + "_ratio"], goal, True)
@@ -439,45 +486,32 @@ def rows_of(r: Rounds, size: dict[str, int], wrk_absent: str | None) -> list[Row
         Row("get_spec, 1 version", f"p50 {us(r['get_p50'])}", select, r["get_ratio"], 10, False),
         Row("get_published", f"p50 {us(r['published_p50'])}", select, r["published_ratio"], 5,
             False),
-        Row(f"latest get @{size['versions']:,} vs @1, worst of a cycle",
-            f"p50 {us(r['history_p50'])}", f"p50 {us(r['history_base_p50'])}",
-            r["history_ratio"], 1.3, False),
-        Row("  the same, each read right after a write", f"p50 {us(r['replay_p50'])}",
-            f"p50 {us(r['replay_base_p50'])}", r["replay_ratio"], 1.3, False),
     ]  # fmt: skip
+    return rows
+
+
+def rest_rows(r: Rounds, commit_rate: str, wrk_absent: str | None) -> list[Row]:
     get, put = f"REST GET published, {CONNECTIONS} conn", f"REST PUT content, {CONNECTIONS} conn"
     if wrk_absent:
-        rows += [Row(label, f"n/a ({wrk_absent})", "", None, 1, True)
-                 for label in (f"{get}, req/s", f"{get}, p99", put)]  # fmt: skip
-    else:
-        flask = f"Flask {r['flask_rps']:,.0f} req/s, p99 {us(r['flask_p99'])}"
-        rows += [
-            Row(f"{get}, req/s", f"{r['get_rps']:,.0f} req/s", flask,
-                r["get_rps"] / r["flask_rps"], 0.7, True),
-            Row(f"{get}, p99", f"p99 {us(r['get_p99'])}", flask,
-                r["get_p99"] / r["flask_p99"], 1.5, False),
-            Row(put, f"{r['put_rps']:,.0f} req/s", commit_rate,
-                r["put_rps"] / r["commit_ops"], 0.2, True),
-        ]  # fmt: skip
-    events = size["specs"] * size["events"]
-    rows += [
-        Row(f"gRPC GetPublishedSpec, {CONNECTIONS} threads", f"{r['grpc_get']:,.0f} calls/s",
-            f"bare {r['grpc_bare_get']:,.0f} calls/s", r["grpc_get"] / r["grpc_bare_get"],
-            0.7, True),
-        Row(f"gRPC UpdateSpec, {CONNECTIONS} threads", f"{r['grpc_update']:,.0f} calls/s",
-            commit_rate, r["grpc_update"] / r["commit_ops"], 0.2, True),
-        Row(f"rebuild-projections, {events:,} events", f"{r['rebuild_eps']:,.0f} ev/s",
-            f"decode {r['decode_eps']:,.0f} ev/s", r["rebuild_eps"] / r["decode_eps"],
-            GOAL_EVENTS_PER_S, True, f"≥ {GOAL_EVENTS_PER_S:,.0f} ev/s", r["rebuild_eps"]),
+        return [Row(label, f"n/a ({wrk_absent})", "", None, 1, True)
+                for label in (f"{get}, req/s", f"{get}, p99", put)]  # fmt: skip
+    flask = f"Flask {r['flask_rps']:,.0f} req/s, p99 {us(r['flask_p99'])}"
+    return [
+        Row(f"{get}, req/s", f"{r['get_rps']:,.0f} req/s", flask,
+            r["get_rps"] / r["flask_rps"], 0.7, True),
+        Row(f"{get}, p99", f"p99 {us(r['get_p99'])}", flask,
+            r["get_p99"] / r["flask_p99"], 1.5, False),
+        Row(put, f"{r['put_rps']:,.0f} req/s", commit_rate,
+            r["put_rps"] / r["commit_ops"], 0.2, True),
     ]  # fmt: skip
+
+
+def scaling_row(r: Rounds, wrk_absent: str | None) -> Row:
     if wrk_absent:
-        rows.append(Row("reads, 1 -> 2 server processes", f"n/a ({wrk_absent})", "", None, 1.7,
-                        True))
-    else:
-        rows.append(Row("reads, 1 -> 2 server processes", f"{r['get2_rps']:,.0f} req/s",
-                        f"{r['get_rps']:,.0f} req/s with 1", r["get2_rps"] / r["get_rps"], 1.7,
-                        True))  # fmt: skip
-    return rows
+        return Row("reads, 1 -> 2 server processes", f"n/a ({wrk_absent})", "", None, 1.7, True)
+    return Row("reads, 1 -> 2 server processes", f"{r['get2_rps']:,.0f} req/s",
+               f"{r['get_rps']:,.0f} req/s with 1", r["get2_rps"] / r["get_rps"], 1.7,
+               True)  # fmt: skip
 
 
 def draw(rows: Sequence[Row], path: Path, title: str) -> str:
@@ -515,6 +549,21 @@ def draw(rows: Sequence[Row], path: Path, title: str) -> str:
 # ------------------------------------------------------------------------- main
 
 
+def groups(text: str) -> frozenset[str]:
+    chosen = frozenset(part.strip() for part in text.split(",") if part.strip())
+    unknown = chosen - GROUPS
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown group {', '.join(sorted(unknown)) or '(none)'}; "
+            f"choose from {', '.join(sorted(GROUPS))}"
+        )
+    return chosen
+
+
+def no_specs(svc: Any) -> None:
+    """An empty store, for a run whose --only does not read it."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = make_parser((__doc__ or "").splitlines()[0])
     parser.add_argument(
@@ -523,7 +572,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"where to write the PNG (default "
         f"{DEFAULT_CHART.relative_to(ROOT)}; --quick: the temp directory)",
     )
+    parser.add_argument(
+        "--only",
+        type=groups,
+        default=GROUPS,
+        metavar="GROUP[,GROUP...]",
+        help=f"measure only these rows ({', '.join(sorted(GROUPS))}); default all",
+    )
     args = parser.parse_args(argv)
+    only: frozenset[str] = args.only
     # Stopped by SIGTERM, still stop the servers and remove the stores (the finally below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     size = QUICK if args.quick else FULL
@@ -534,7 +591,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"bench_perf{' --quick' if args.quick else ''}: start, {load_average()}", flush=True)
     started = time.perf_counter()
-    wrk_absent = wrk_missing()
+    wrk_absent = wrk_missing() if "rest" in only else None
     if wrk_absent and not args.quick:
         print(f"error: {wrk_absent}", file=sys.stderr)
         return 2
@@ -545,7 +602,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             rest_db = fill_store(directory, "rest.db", seed_rest_store)
             bases: dict[str, str] = {}
-            if not wrk_absent:
+            if "rest" in only and not wrk_absent:
                 spec, bases["spec"] = start_specsvc_serve(rest_db, 1)
                 processes.append(spec)
                 spec2, bases["spec2"] = start_specsvc_serve(rest_db, 2)
@@ -555,7 +612,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 processes.append(flask)
                 bases["flask"] = f"http://127.0.0.1:{port}"
             ports = {}
-            for app in ("bare", "spec"):
+            for app in ("bare", "spec") if "grpc" in only else ():
                 process, ports[app] = bench_grpc.start_server(
                     app, os.path.join(directory, "grpc.db")
                 )
@@ -567,23 +624,33 @@ def main(argv: Sequence[str] | None = None) -> int:
             def projections(svc: Any) -> None:
                 build_events(svc, size["specs"], size["events"])
 
-            specs_db = fill_store(directory, "specs.db", commands)
-            events_db = fill_store(directory, "events.db", projections)
+            specs_db = fill_store(
+                directory, "specs.db", commands if only & {"in-process", "history"} else no_specs
+            )
+            events_db = fill_store(
+                directory, "events.db", projections if "rebuild" in only else no_specs
+            )
             with opened(specs_db) as store, opened(events_db) as events_store:
                 built_s = time.perf_counter() - started
                 print(f"stores built in {built_s:.0f} s; {size['rounds']} rounds", flush=True)
                 for n in range(size["rounds"]):
-                    in_process_round(store.service, directory, size, n, rounds)
-                    history_round(store.service, size, n, rounds)
-                    if not wrk_absent:
+                    if "in-process" in only:
+                        in_process_round(store.service, directory, size, n, rounds)
+                    else:
+                        baseline_round(directory, size, rounds)
+                    if "history" in only:
+                        history_round(store.service, size, n, rounds)
+                    if "rest" in only and not wrk_absent:
                         rest_round(bases, size["wrk_seconds"], n, rounds)
-                    grpc_round(ports, size["grpc_requests"], rounds)
-                    rebuild_round(events_store, events, rounds)
+                    if "grpc" in only:
+                        grpc_round(ports, size["grpc_requests"], rounds)
+                    if "rebuild" in only:
+                        rebuild_round(events_store, events, rounds)
         finally:
             for process in processes:
                 process.terminate()
                 process.wait(timeout=30)
-    rows = rows_of(rounds, size, wrk_absent)
+    rows = rows_of(rounds, size, wrk_absent, only)
     title = (
         f"bench_perf{' --quick' if args.quick else ''}: medians of {size['rounds']} interleaved"
         f" rounds, {time.perf_counter() - started:.0f} s"
@@ -597,7 +664,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = sum(
         int(sum(rounds.figures.get(f"{k}_failed", [0]))) for k in ("flask", "get", "get2", "put")
     )
-    print(f"\nfailed HTTP requests (non-2xx or socket errors): {failed}")
+    if "rest" in only:
+        print(f"\nfailed HTTP requests (non-2xx or socket errors): {failed}")
     print(draw(rows, chart, title))
     print(f"bench_perf: end, {load_average()}")
     return 0
