@@ -58,6 +58,10 @@ class SpecTimelineRecorder(ABC):
         """The global log position of one event of a spec."""
 
     @abstractmethod
+    def last_position(self, spec_id: UUID) -> int | None:
+        """The global log position of a spec's newest event (None: no such spec)."""
+
+    @abstractmethod
     def projected_counts(self, upto: int) -> dict[str, int]:
         """The rows each read-model table holds once the log is projected up to
         position ``upto``: one summary per spec, one version per content change, one

@@ -45,6 +45,9 @@ INSERT_TIMELINE = (
     " VALUES (:spec_id, :sequence, :position, :timestamp, :content_version)"
 )
 POSITION_OF = "SELECT position FROM spec_timeline WHERE spec_id=:spec_id AND sequence=:sequence"
+LAST_POSITION = (
+    "SELECT position FROM spec_timeline WHERE spec_id=:spec_id ORDER BY sequence DESC LIMIT 1"
+)
 SEQUENCE_OF_VERSION = (
     "SELECT MIN(sequence) FROM spec_timeline WHERE spec_id=:spec_id AND content_version=:version"
 )
@@ -358,6 +361,9 @@ class TimelineQueries(SpecTimelineRecorder):
 
     def position_of(self, spec_id: UUID, sequence: int) -> int | None:
         return self._scalar(POSITION_OF, {"spec_id": spec_id.hex, "sequence": sequence})
+
+    def last_position(self, spec_id: UUID) -> int | None:
+        return self._scalar(LAST_POSITION, {"spec_id": spec_id.hex})
 
     def projected_counts(self, upto: int) -> dict[str, int]:
         row = self._fetch_one(PROJECTED_COUNTS, {"upto": upto})

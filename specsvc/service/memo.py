@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -13,22 +14,36 @@ MEMO_SIZE = 1024
 
 class PositionMemo:
     """An answer for each recently read spec, with the position it was read at (the log's
-    head, or the read models' projected position): it answers again only while that
-    position is unchanged, so any later write (of any spec) retires every answer kept
-    before it. Callers get copies; what is kept cannot be changed through them."""
+    head, or the read models' projected position): it answers again while that position
+    is unchanged. Once the position moved (a write of any spec), an answer is given again
+    only if the spec's own newest event is at or before the position it was read at (one
+    indexed read), and is then kept at the new position. Callers get copies; what is kept
+    cannot be changed through them."""
 
     def __init__(self, size: int = MEMO_SIZE) -> None:
         self._size = size
         self._entries: OrderedDict[UUID, tuple[int, dict[str, Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: UUID, position: int) -> dict[str, Any] | None:
+    def get(
+        self, key: UUID, position: int, last_position: Callable[[UUID], int | None]
+    ) -> dict[str, Any] | None:
+        """The answer kept for ``key`` if still current at ``position`` (read before this
+        call); ``last_position`` gives the position of the spec's newest event."""
         with self._lock:
             entry = self._entries.get(key)
-            if entry is None or entry[0] != position:
+            if entry is None:
                 return None
             self._entries.move_to_end(key)
-            return dict(entry[1])
+            if entry[0] == position:
+                return dict(entry[1])
+        newest = last_position(key)
+        if newest is None or newest > entry[0] or entry[0] > position:
+            return None
+        with self._lock:
+            if self._entries.get(key) is entry:  # not replaced meanwhile
+                self._entries[key] = (position, entry[1])
+        return dict(entry[1])
 
     def put(self, key: UUID, position: int, answer: dict[str, Any]) -> None:
         """Keep ``answer``, read from rows at least as new as ``position`` (the position

@@ -88,7 +88,7 @@ class SpecQueries:
         if version is None:
             # Read before the events: a state kept at this head of the log is current.
             key, head = spec_id(name), self._app.head()
-            kept = self._spec_memo.get(key, head)
+            kept = self._spec_memo.get(key, head, self._app.timeline.last_position)
             if kept is None:
                 kept = spec_resource(self._app.get(name))
                 self._spec_memo.put(key, head, kept)
@@ -117,7 +117,7 @@ class SpecQueries:
             self._consistency.read_models(min_position)
             # Read before the rows: an answer kept at this position is still current.
             position = self._monitor.projected_position()
-            kept = self._published_memo.get(key, position)
+            kept = self._published_memo.get(key, position, self._app.timeline.last_position)
             if kept is not None:
                 return kept
             row = self._published_row(key)

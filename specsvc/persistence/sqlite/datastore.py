@@ -11,6 +11,8 @@ where the file stopped (docs/architecture.md, decision "one durable commit per c
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -101,6 +103,11 @@ class DurableConnectionPool(SQLiteConnectionPool):
         return SQLiteConnection(sqlite_conn=raw, max_age=self.max_age)
 
 
+class ReaderConnection(sqlite3.Connection):
+    """A thread's own connection for single SELECTs (a subclass, so it can be weakly
+    referenced and closed with its datastore)."""
+
+
 class DurableDatastore(SQLiteDatastore):
     # The library builds its pool in __init__ with no hook; swap in the durable pool.
     def __init__(self, db_name: str, *, synchronous: str = "FULL", **kwargs: Any) -> None:
@@ -108,17 +115,55 @@ class DurableDatastore(SQLiteDatastore):
         self.pool = DurableConnectionPool(
             db_name=db_name, lock_timeout=kwargs.get("lock_timeout"), synchronous=synchronous
         )
+        self._local = threading.local()
+        self._readers: weakref.WeakSet[ReaderConnection] = weakref.WeakSet()
+        self._readers_lock = threading.Lock()
 
     def select(self, statement: str, params: Any = ()) -> list[Any]:
         """The rows of one SELECT, run by itself: one statement is atomic in SQLite, so
-        the BEGIN and ROLLBACK the library's read transactions add only cost time."""
-        with self.get_connection(commit=False) as connection:
-            try:
-                cursor = connection.cursor()
-                cursor.execute(statement, params)
-                return list(cursor.fetchall())
-            except sqlite3.Error as error:  # as the library's transactions translate them
-                raise _TRANSLATED.get(type(error), PersistenceError)(error) from error
+        the BEGIN and ROLLBACK the library's read transactions add only cost time.
+
+        A file is read through a connection of the calling thread's own, which skips the
+        pool's locking (most of the cost of a one-row read); an in-memory database,
+        which the pool serialises, is read through the pool."""
+        try:
+            if self.pool.is_sqlite_memory_mode:
+                with self.get_connection(commit=False) as connection:
+                    cursor = connection.cursor()
+                    cursor.execute(statement, params)
+                    return list(cursor.fetchall())
+            reader = getattr(self._local, "reader", None)
+            if reader is None:
+                reader = self._local.reader = self._reader()
+            return reader.execute(statement, params).fetchall()
+        except sqlite3.Error as error:  # as the library's transactions translate them
+            raise _TRANSLATED.get(type(error), PersistenceError)(error) from error
+
+    def _reader(self) -> ReaderConnection:
+        pool = self.pool
+        reader = sqlite3.connect(
+            database=pool.db_name,
+            uri=True,
+            check_same_thread=False,  # closed by close(), from whichever thread
+            isolation_level=None,
+            cached_statements=STATEMENT_CACHE,
+            timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+            factory=ReaderConnection,
+        )
+        reader.row_factory = sqlite3.Row
+        with self._readers_lock:
+            self._readers.add(reader)
+        return reader
+
+    def close(self) -> None:
+        lock = getattr(self, "_readers_lock", None)  # the library's __del__ closes too
+        if lock is not None:
+            with lock:
+                readers, self._readers = list(self._readers), weakref.WeakSet()
+            self._local = threading.local()
+            for reader in readers:
+                reader.close()
+        super().close()
 
     def describe(self) -> dict[str, Any]:
         """The file, and the journal mode and synchronous level actually in force."""
