@@ -8,9 +8,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from specsvc import SpecService, bootstrap
 from specsvc.config import Settings
-from specsvc.errors import SpecAlreadyExists, SpecServiceError, VersionMismatch
+from specsvc.errors import SpecAlreadyExists, SpecServiceError, Unavailable, VersionMismatch
 from specsvc.operator import verify_projections
 from tests.support.stores import make_spec
 
@@ -122,3 +124,36 @@ def test_two_processes_on_one_sqlite_file(tmp_path: Path) -> None:
         authors = {v["created_by"] for v in svc.list_versions("shared")["versions"]}
         assert authors == {"alice", "proc0", "proc1"}
         assert verify_projections(store)["equal"] is True
+
+
+def test_a_writer_kept_waiting_past_the_lock_timeout_is_unavailable_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    with SpecService.open(
+        settings=Settings(db=str(tmp_path / "s.db"), sqlite_lock_timeout=1)
+    ) as svc:
+        make_spec(svc, "held")
+        datastore = svc._app.recorder.datastore  # type: ignore[attr-defined]
+        holding, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # another writer of this process, in a long transaction
+            with datastore.transaction(commit=True):
+                holding.set()
+                release.wait(10)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert holding.wait(10)
+            with pytest.raises(Unavailable, match="locked"):
+                svc.update_spec("held", "a: 2\n", actor="alice", reason="waits")
+        finally:
+            release.set()
+            holder.join()
+        assert svc.get_spec("held")["version"] == 1  # nothing was written
+        # Writers queue on the lock: each gets its turn as soon as the one before commits.
+        results = race(
+            lambda i: svc.update_spec("held", f"a: {i + 10}\n", actor="alice", reason="turn")
+        )
+        assert not [r for r in results if isinstance(r, SpecServiceError)]
+        assert_gapless(svc, "held", 1 + THREADS)

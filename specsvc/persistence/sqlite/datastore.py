@@ -13,6 +13,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import (
@@ -30,6 +32,7 @@ from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteCursor,
     SQLiteDatastore,
 )
 
@@ -118,6 +121,27 @@ class DurableDatastore(SQLiteDatastore):
         self._local = threading.local()
         self._readers: weakref.WeakSet[ReaderConnection] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
+        self._writer = threading.RLock()
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        """The library's transaction; a writing one waits for this process's other writers
+        on a lock first. Left to SQLite, a writer that finds the file locked sleeps in
+        steps of 1, 2, 5, 10... ms before trying again, and holds the pool's queue while
+        it waits: under concurrent commands most of the time went to sleeping. Other
+        processes' writers are still waited for by SQLite (docs/architecture.md, Writes)."""
+        if not commit:
+            with super().transaction(commit=False) as cursor:
+                yield cursor
+            return
+        timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        if not self._writer.acquire(timeout=timeout):
+            raise OperationalError(f"database is locked (waited {timeout} s for a writer)")
+        try:
+            with super().transaction(commit=True) as cursor:
+                yield cursor
+        finally:
+            self._writer.release()
 
     def select(self, statement: str, params: Any = ()) -> list[Any]:
         """The rows of one SELECT, run by itself: one statement is atomic in SQLite, so
