@@ -10,12 +10,13 @@ events as they are checked.
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
-from specsvc.content.yamltree import CORE_TAGS, DataBuilder, short_tag
+from specsvc.content.yamltree import CORE_TAGS, DataBuilder, PlainBuilder, short_tag
 from specsvc.errors import PayloadTooLarge, ValidationError
 
 MAX_DEPTH = 64
@@ -43,14 +44,21 @@ class ParsedContent:
     """Parsed spec content: ``lines`` maps a JSON pointer to its 1-based line."""
 
     data: dict[str, Any]
-    lines: dict[str, int]
+    text: str = field(repr=False)
+
+    @property
+    def lines(self) -> dict[str, int]:
+        # Only messages about a document's places need its lines: read again when asked.
+        return _read(self.text)[1]
 
 
 def parse_content(content: str | bytes, *, max_bytes: int) -> ParsedContent:
     """Parse one YAML mapping, or raise ``PayloadTooLarge`` / ``ValidationError``."""
     text = _decode(content, max_bytes)
     try:
-        data, lines = _read(text)
+        data = _read_plain(text)
+        if data is _BUILD_PROBLEM:  # read again, noting places, to say where and what
+            data = _read(text)[0]
     except ValidationError:
         raise
     except yaml.YAMLError as exc:
@@ -59,7 +67,7 @@ def parse_content(content: str | bytes, *, max_bytes: int) -> ParsedContent:
         raise ValidationError(f"content is not readable YAML ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise ValidationError("the top level of the content must be a mapping")
-    return ParsedContent(data=data, lines=lines)
+    return ParsedContent(data, text)
 
 
 def _decode(content: str | bytes, max_bytes: int) -> str:
@@ -90,19 +98,49 @@ def _read(text: str) -> tuple[Any, dict[str, int]]:
     stream has passed the checks, which come first."""
     loader = _CoreLoader(text)
     builder = DataBuilder(loader)
+    _walk(loader, builder.add)
+    if builder.problem is not None:
+        raise builder.problem
+    return builder.root, builder.lines
+
+
+_BUILD_PROBLEM = object()
+
+
+def _read_plain(text: str) -> Any:
+    """The data of ``text``, under the same checks in the same order as ``_read`` but
+    without the places of its nodes: ``_BUILD_PROBLEM`` when the data cannot be built
+    (``_read`` then says where and why)."""
+    loader = _CoreLoader(text)
+    builder = PlainBuilder(loader)
+    return builder.root if _walk(loader, builder.add) else _BUILD_PROBLEM
+
+
+def _walk(loader: Any, build: Callable[[Any, type], bool]) -> bool:
+    """Check each event of ``loader``'s stream, then hand it to ``build`` until that
+    answers False (nothing more can be built; the checks go on to the end). Every spec
+    written passes here, so the loop is kept tight: one type dispatch per event."""
+    check_event, get_event = loader.check_event, loader.get_event
+    building = True
     depth = documents = count = 0
     try:
-        while loader.check_event():
-            event = loader.get_event()
+        while check_event():
+            event = get_event()
             count += 1
             kind = type(event)
             if count > MAX_EVENTS:
                 raise ValidationError(
                     f"line {_line(event)}: content has more than {MAX_EVENTS} YAML nodes"
                 )
-            if kind in _NODE_EVENTS:
-                _check_node_event(event)
-            if kind in _OPENING:
+            if kind is _SCALAR:
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag not in CORE_TAGS):
+                    _check_node_event(event)
+            elif kind in _OPENING:
+                if event.anchor is not None or (
+                    event.tag is not None and event.tag not in CORE_TAGS
+                ):
+                    _check_node_event(event)
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise ValidationError(
@@ -110,25 +148,24 @@ def _read(text: str) -> tuple[Any, dict[str, int]]:
                     )
             elif kind in _CLOSING:
                 depth -= 1
+            elif kind is yaml.AliasEvent:
+                _check_node_event(event)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise ValidationError(
                         f"line {_line(event)}: only one YAML document is allowed"
                     )
-            builder.add(event)
+            if building:
+                building = build(event, kind)
     finally:
         loader.dispose()
     if documents == 0:
         raise ValidationError("content holds no YAML document")
-    if builder.problem is not None:
-        raise builder.problem
-    return builder.root, builder.lines
+    return building
 
 
-_NODE_EVENTS = frozenset(
-    {yaml.AliasEvent, yaml.ScalarEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent}
-)
+_SCALAR = yaml.ScalarEvent
 _OPENING = frozenset({yaml.MappingStartEvent, yaml.SequenceStartEvent})
 _CLOSING = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 

@@ -50,10 +50,10 @@ class _Open:
 
 
 class DataBuilder:
-    """Builds the data of one document from its events; the first problem met is kept in
-    ``problem`` (building stops, the events still arrive to be checked). Called once per
-    event of every spec written, so it dispatches on the event's class and resolves each
-    distinct plain scalar once."""
+    """Builds the data of one document from its events, with the line of each node; the
+    first problem met is kept in ``problem`` (building stops, the events still arrive to
+    be checked). Used where places are wanted: a document ``PlainBuilder`` could not
+    build, and the lines ``specsvc validate`` reports."""
 
     def __init__(self, loader: Any) -> None:
         self.loader = loader  # a yaml loader: resolve() and the SafeConstructor methods
@@ -64,10 +64,11 @@ class DataBuilder:
         self._top: _Open | None = None
         self._resolved: dict[tuple[str, Any], str] = {}
 
-    def add(self, event: yaml.Event) -> None:
+    def add(self, event: yaml.Event, kind: type) -> bool:
+        """Build from ``event`` (of class ``kind``); a problem is kept, not raised, so
+        the stream goes on to be checked: answers True while there is none."""
         if self.problem is not None:
-            return
-        kind = type(event)
+            return False
         try:
             if kind is yaml.ScalarEvent:
                 self._scalar(cast(yaml.ScalarEvent, event))
@@ -80,6 +81,8 @@ class DataBuilder:
                 self._put(done.data)
         except ValidationError as problem:
             self.problem = problem
+            return False
+        return True
 
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         tag = event.tag
@@ -154,6 +157,101 @@ class DataBuilder:
             top.key = None
         else:
             cast(list[Any], top.data).append(value)
+
+
+# Plain scalars resolve by their text alone, and ints, floats, booleans and nulls are
+# immutable: both are kept across documents, up to a bound (a full table is emptied).
+_KEPT = 4096
+_resolved_plain: dict[tuple[str, Any], str] = {}
+_constructed: dict[tuple[str, str], Any] = {}
+_FAILS = object()
+
+
+class PlainBuilder:
+    """``DataBuilder`` without the places of nodes: the same data from the same events,
+    or, at the first thing that ``DataBuilder`` would refuse, ``add`` returns False and
+    builds nothing more (the caller reads the text again with ``DataBuilder``)."""
+
+    __slots__ = ("_open", "_resolve", "_top", "loader", "root")
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self._resolve = loader.resolve
+        self.root: Any = None
+        # An open mapping or sequence: [its data, is a mapping, a key awaiting its value].
+        self._open: list[list[Any]] = []
+        self._top: list[Any] | None = None
+
+    def add(self, event: Any, kind: type) -> bool:
+        """Build from ``event`` (of class ``kind``); False: ``DataBuilder`` refuses it."""
+        if kind is yaml.ScalarEvent:
+            tag, value = event.tag, event.value
+            if tag is None or tag == "!":
+                memo = (value, event.implicit)
+                tag = _resolved_plain.get(memo)
+                if tag is None:
+                    tag = self._resolve(ScalarNode, value, event.implicit)
+                    if len(_resolved_plain) >= _KEPT:
+                        _resolved_plain.clear()
+                    _resolved_plain[memo] = tag
+            top = self._top
+            if top is not None and top[1] and top[2] is None:  # a mapping's key
+                if tag != _STR or value in top[0]:
+                    return False
+                top[2] = value
+                return True
+            if tag != _STR:
+                if tag not in _SCALARS:
+                    return False
+                value = self._construct(tag, value, event)
+                if value is _FAILS:
+                    return False
+            return self._put(value)
+        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+            top = self._top
+            if top is not None and top[1] and top[2] is None:  # a mapping as a key
+                return False
+            mapping = kind is yaml.MappingStartEvent
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = self._resolve(MappingNode if mapping else SequenceNode, None, event.implicit)
+            if tag != (_MAP if mapping else _SEQ):
+                return False
+            self._top = [{} if mapping else [], mapping, None]
+            self._open.append(self._top)
+            return True
+        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            done = self._open.pop()
+            self._top = self._open[-1] if self._open else None
+            return self._put(done[0])
+        return True
+
+    def _construct(self, tag: str, value: str, event: Any) -> Any:
+        memo = (tag, value)
+        built = _constructed.get(memo, _FAILS)
+        if built is not _FAILS:
+            return built
+        try:
+            built = _SCALARS[tag](self.loader, ScalarNode(tag, value, event.start_mark))
+        except Exception:
+            return _FAILS
+        if isinstance(built, float) and not math.isfinite(built):
+            return _FAILS
+        if len(_constructed) >= _KEPT:
+            _constructed.clear()
+        _constructed[memo] = built
+        return built
+
+    def _put(self, value: Any) -> bool:
+        top = self._top
+        if top is None:
+            self.root = value
+        elif top[1]:
+            top[0][top[2]] = value
+            top[2] = None
+        else:
+            top[0].append(value)
+        return True
 
 
 def _misfit(path: str, event: Any, tag: str) -> ValidationError:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -28,7 +28,14 @@ from hypothesis import strategies as st
 
 from specsvc import SpecService
 from specsvc.config import Settings
-from specsvc.content.intake import MAX_DEPTH, _CoreLoader, parse_content
+from specsvc.content.intake import (
+    _BUILD_PROBLEM,
+    MAX_DEPTH,
+    _CoreLoader,
+    _read,
+    _read_plain,
+    parse_content,
+)
 from specsvc.errors import PayloadTooLarge, ValidationError
 from specsvc.spectypes.base import SpecType
 from specsvc.spectypes.sources import builtin_types
@@ -303,6 +310,27 @@ def test_accepted_documents_read_as_pyyaml_composes_them(text: str) -> None:
     data = intake(text, 1 << 20)
     if data is not None:
         assert data == yaml.load(text, Loader=_CoreLoader)
+
+
+def outcome(read: Callable[[str], Any], text: str) -> tuple[str, Any]:
+    try:
+        return "data", read(text)
+    except Exception as error:  # compared below: the same class, the same words
+        return type(error).__name__, str(error)
+
+
+@fuzz
+@given(st.one_of(yamlish(), st.sampled_from(tuple(YAML_ATTACKS.values()))))
+def test_the_plain_reader_builds_and_refuses_as_the_place_noting_reader(text: str) -> None:
+    """Specs are read without noting places; a document whose data cannot be built is
+    read again, noting them, to say where. Both read the same data, refuse the same
+    documents with the same message, and the plain one defers exactly the refusals that
+    need a place."""
+    plain, noted = outcome(_read_plain, text), outcome(lambda t: _read(t)[0], text)
+    if plain[0] == "data" and plain[1] is _BUILD_PROBLEM:
+        assert noted[0] == "ValidationError", (plain, noted)
+    else:
+        assert plain == noted
 
 
 @fuzz
