@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.system import Follower, Leader, RecordingEvent, SingleThreadedRunner, System
 
 from specsvc.application import store_errors
@@ -85,7 +85,36 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
         self.stop()
 
     def receive_recording_event(self, new_recording_event: RecordingEvent[UUID]) -> None:
-        self.catch_up()
+        if not self._project_recorded(new_recording_event):
+            self.catch_up()
+
+    def _project_recorded(self, recorded: RecordingEvent[UUID]) -> bool:
+        """Project a writer's events as it recorded them, without reading them back from
+        the log, when they are the next the read models need: no other event lies
+        between (else, or on any failure, False: ``catch_up`` reads the log)."""
+        leader_name, recordings = recorded.application_name, recorded.recordings
+        if not recordings:
+            return False
+        with self._catch_up_lock:
+            if self._stopping.is_set() or self.binding_error:
+                return False
+            try:
+                for follower_name in self.system.leads[leader_name]:
+                    follower = cast(SpecProjections, self._follower(follower_name))
+                    first = recordings[0].notification.id
+                    if (follower.recorder.max_tracking_id(leader_name) or 0) != first - 1:
+                        return False
+                    follower.process_batch(
+                        [
+                            (r.domain_event, Tracking(leader_name, r.notification.id))
+                            for r in recordings
+                        ]
+                    )
+            except Exception:  # a race with another process, or a failure: catch_up says
+                return False
+            self.last_error = None
+        self._tell_listeners()
+        return True
 
     def catch_up(self) -> bool:
         with self._catch_up_lock:
@@ -99,9 +128,12 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
                 self.last_error = error
                 return False
             self.last_error = None
+        self._tell_listeners()
+        return True
+
+    def _tell_listeners(self) -> None:
         for listener in self.listeners:
             listener()
-        return True
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         self.listeners.append(listener)
@@ -153,11 +185,13 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
         return cast(Follower[UUID], self.apps[name])
 
     def _pull(self, leader_name: str, follower_name: str) -> None:
-        follower = self._follower(follower_name)
+        follower = cast(SpecProjections, self._follower(follower_name))
         for _ in range(MAX_LOST_RACES):
             before = follower.recorder.max_tracking_id(leader_name) or 0
             try:
-                follower.pull_and_process(leader_name)
+                # What has gathered since (other processes' writes, or writers of this
+                # one that committed while another projected) goes in one transaction.
+                follower.catch_up(leader_name)
                 return
             except IntegrityError:
                 # The library's single-row tracking record only moves forward (a

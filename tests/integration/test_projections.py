@@ -5,14 +5,18 @@ from __future__ import annotations
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
-from specsvc import SpecService
+import pytest
+
+from specsvc import SpecService, bootstrap
 from specsvc.application import SpecApplication
 from specsvc.bootstrap import Components, env_for
 from specsvc.config import Settings
 from specsvc.domainmodel import Spec
 from specsvc.operator import verify_projections
 from specsvc.operator.projection_diff import rebuilt_projections
+from specsvc.projections import SpecProjections
 from tests.support.stores import RULES, make_spec
 
 ACTOR = {"actor": "bob", "reason": "because"}
@@ -150,3 +154,36 @@ def test_poller_picks_up_commits_made_elsewhere(tmp_path: Path) -> None:
                 break
             threading.Event().wait(0.05)
         assert [s["name"] for s in reader.list_specs()["specs"]] == ["elsewhere"]
+
+
+def test_a_write_is_projected_as_recorded_and_what_others_wrote_is_read_from_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = str(tmp_path / "s.db")
+    with SpecService.open(settings=Settings(db=db)) as svc:
+        make_spec(svc, "own")
+        pulls: list[int | None] = []
+        original = SpecProjections.pull_notifications
+
+        def pull(self: SpecProjections, leader: str, start: int | None, **kw: Any) -> Any:
+            pulls.append(start)
+            return original(self, leader, start, **kw)
+
+        monkeypatch.setattr(SpecProjections, "pull_notifications", pull)
+        svc.update_spec("own", "a: 2\n", actor="alice", reason="two")
+        assert pulls == []  # its events were projected as the writer recorded them
+        with SpecService.open(settings=Settings(db=db)) as other:  # another writer
+            make_spec(other, "theirs")
+        svc.update_spec("own", "a: 3\n", actor="alice", reason="three")
+        # "theirs" lay between: this process read the log from where its read models stood.
+        assert pulls and svc.list_specs()["specs"][-1]["name"] == "theirs"
+        assert [e["position"] for e in svc.list_events()["events"]] == [1, 2, 3, 4]
+        assert verify_projections_of(db)
+
+
+def verify_projections_of(db: str) -> bool:
+    store = bootstrap.start(Settings(db=db))
+    try:
+        return bool(verify_projections(store)["equal"])
+    finally:
+        store.service.close()
