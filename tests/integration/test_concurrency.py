@@ -157,3 +157,28 @@ def test_a_writer_kept_waiting_past_the_lock_timeout_is_unavailable_and_writes_n
         )
         assert not [r for r in results if isinstance(r, SpecServiceError)]
         assert_gapless(svc, "held", 1 + THREADS)
+
+
+def test_a_spec_kept_by_one_process_is_brought_forward_by_what_another_wrote(
+    tmp_path: Path,
+) -> None:
+    db = str(tmp_path / "s.db")
+    with SpecService.open(settings=Settings(db=db)) as first:
+        make_spec(first, "kept")
+        first.update_spec("kept", "a: 2\n", actor="alice", reason="two")  # kept from here
+        with SpecService.open(settings=Settings(db=db)) as second:
+            second.update_spec("kept", "a: 3\n", actor="bob", reason="three")
+            second.publish_spec("kept", actor="bob", reason="ship", version=3)
+        # The first process's next command starts from the state the other one left.
+        changed = first.update_spec(
+            "kept", "a: 4\n", actor="alice", reason="four", expected_version=3
+        )
+        assert (changed["version"], changed["published_version"], changed["revision"]) == (
+            4,
+            3,
+            5,
+        )
+        with pytest.raises(VersionMismatch):  # and a stale expectation is refused
+            first.update_spec("kept", "a: 5\n", actor="alice", reason="x", expected_version=3)
+        assert first.get_spec("kept")["content"] == "a: 4\n"
+        assert_gapless(first, "kept", 4)

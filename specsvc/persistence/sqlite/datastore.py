@@ -34,6 +34,7 @@ from eventsourcing.sqlite import (
     SQLiteConnectionPool,
     SQLiteCursor,
     SQLiteDatastore,
+    SQLiteTransaction,
 )
 
 SYNCHRONOUS_NORMAL, SYNCHRONOUS_FULL = 1, 2
@@ -106,6 +107,21 @@ class DurableConnectionPool(SQLiteConnectionPool):
         return SQLiteConnection(sqlite_conn=raw, max_age=self.max_age)
 
 
+class ImmediateTransaction(SQLiteTransaction):
+    """The library's transaction, begun IMMEDIATE: it takes the file's write lock first
+    (waiting for it as long as the lock timeout allows). Begun deferred, a transaction
+    that reads before it writes is refused at once, without waiting, when another
+    process committed in between."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise _TRANSLATED.get(type(error), PersistenceError)(error) from error
+        return cursor
+
+
 class ReaderConnection(sqlite3.Connection):
     """A thread's own connection for single SELECTs (a subclass, so it can be weakly
     referenced and closed with its datastore)."""
@@ -129,7 +145,8 @@ class DurableDatastore(SQLiteDatastore):
         on a lock first. Left to SQLite, a writer that finds the file locked sleeps in
         steps of 1, 2, 5, 10... ms before trying again, and holds the pool's queue while
         it waits: under concurrent commands most of the time went to sleeping. Other
-        processes' writers are still waited for by SQLite (docs/architecture.md, Writes)."""
+        processes' writers are still waited for by SQLite (docs/architecture.md, Writes),
+        before the transaction begins (``ImmediateTransaction``)."""
         if not commit:
             with super().transaction(commit=False) as cursor:
                 yield cursor
@@ -138,7 +155,11 @@ class DurableDatastore(SQLiteDatastore):
         if not self._writer.acquire(timeout=timeout):
             raise OperationalError(f"database is locked (waited {timeout} s for a writer)")
         try:
-            with super().transaction(commit=True) as cursor:
+            with (
+                self.get_connection(commit=True) as connection,
+                ImmediateTransaction(connection, commit=True) as cursor,
+                cursor,
+            ):
                 yield cursor
         finally:
             self._writer.release()
