@@ -8,7 +8,8 @@ refused to everyone, so a new route is closed until it is classified.
 from __future__ import annotations
 
 import re
-from typing import Any
+import time
+from typing import Any, cast
 
 from flask import current_app, g, request
 
@@ -53,26 +54,31 @@ def service() -> SpecService:
 
 
 def begin_request() -> None:
-    """Runs before every view: correlation id first, so even a 401 carries one."""
-    given = request.headers.get("X-Correlation-ID")
-    g.correlation_id = new_correlation_id()  # a malformed one is answered with this
+    """Runs before every view: the clock starts, then the correlation id, so even a 401
+    carries one."""
+    # The objects behind the proxies, looked up once instead of on every attribute.
+    context, current = g._get_current_object(), cast(Any, request)._get_current_object()
+    context.started = time.perf_counter()
+    headers = current.headers
+    given = headers.get("X-Correlation-ID")
+    context.correlation_id = new_correlation_id()  # a malformed one is answered with this
     if given is not None:
         if not CORRELATION_ID.fullmatch(given):
             raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
-        g.correlation_id = given
-    endpoint = request.endpoint
+        context.correlation_id = given
+    endpoint = current.endpoint
     if endpoint in PUBLIC:
         return
-    if endpoint is None and not request.path.startswith("/v1/"):
+    if endpoint is None and not current.path.startswith("/v1/"):
         return  # no such route: answered 404 or 405 without asking who is calling
     authenticator: Authenticator = current_app.extensions["specsvc.auth"]
-    g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+    context.principal = authenticator.authenticate(headers.get("Authorization"))
     if endpoint is None:
         return
     action = ACTIONS.get(endpoint)
     if action is None:
         raise PermissionDenied(f"{endpoint} is not open to anyone", details={"route": endpoint})
-    authorize(g.principal, action)
+    authorize(context.principal, action)
 
 
 def command_meta() -> dict[str, Any]:

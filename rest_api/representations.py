@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.json.provider import DefaultJSONProvider
 
 from rest_api.requests import wants
 from specsvc.errors import PreconditionFailed
 
 YAML = "application/yaml"
+JSON = "application/json"
 DIFF = "text/x-diff"
 
 
@@ -77,3 +80,34 @@ def content_or_json(payload: dict[str, Any], *, yaml_field: str = "content") -> 
     if wants(YAML):
         return raw_text(payload[yaml_field], YAML)
     return payload
+
+
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """The body ``jsonify(payload)`` answers, byte for byte."""
+    response = cast(Response, current_app.json.response(payload))
+    return bytes(response.get_data())
+
+
+class RenderedBodies:
+    """Encoded bodies of recent answers, each kept with the answer it was rendered from
+    and given again only for an equal answer: an answer that changed (a new version
+    published, a deprecation) is rendered again. Bounded; the oldest goes first."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self._size = size
+        self._entries: dict[Hashable, tuple[dict[str, Any], bytes]] = {}
+        self._lock = threading.Lock()
+
+    def body(
+        self, key: Hashable, answer: dict[str, Any], render: Callable[[dict[str, Any]], bytes]
+    ) -> bytes:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == answer:
+            return entry[1]
+        body = render(answer)
+        with self._lock:
+            self._entries.pop(key, None)
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (dict(answer), body)
+        return body

@@ -123,6 +123,8 @@ def _integer(value: Any) -> int | None:
 
 def query(allowed: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters, each at most once, each in ``allowed`` (name -> kind)."""
+    if not request.query_string:
+        return {}
     args = request.args
     unknown = sorted(set(args) - set(allowed))
     if unknown:
@@ -172,5 +174,7 @@ def min_position() -> int | None:
 
 def wants(media_type: str) -> bool:
     """Did the client prefer ``media_type`` over JSON?"""
+    if "Accept" not in request.headers:
+        return False  # no preference: JSON
     best = request.accept_mimetypes.best_match(["application/json", media_type])
     return best == media_type

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from rest_api.context import command_meta, service
 from rest_api.representations import (
     DIFF,
+    JSON,
+    YAML,
+    RenderedBodies,
     content_or_json,
     etag,
     if_match_revision,
+    json_bytes,
     not_modified,
     raw_text,
     single_revision,
@@ -132,14 +136,21 @@ def delete(name: str) -> Response:
 
 
 @specs.get("/<name>/published")
-def published(name: str) -> Any:
+def published(name: str) -> Response:
     params = query({"as_of": "datetime"})
     served = service().get_published(name, as_of=params.get("as_of"), min_position=min_position())
-    response = content_or_json(served)
+    media_type = YAML if wants(YAML) else JSON
+    render = _yaml_bytes if media_type == YAML else json_bytes
+    rendered: RenderedBodies = current_app.extensions["specsvc.published"]
+    body = rendered.body((name, media_type), served, render)
+    response = Response(body, mimetype=media_type)
     if served["state"] == "deprecated":
-        response = response if isinstance(response, Response) else jsonify(response)
         response.headers["Deprecation"] = "true"
     return response
+
+
+def _yaml_bytes(served: dict[str, Any]) -> bytes:
+    return bytes(raw_text(served["content"], YAML).get_data())
 
 
 @specs.get("/<name>/versions")
