@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import Any
@@ -11,16 +10,15 @@ from flask import Flask, Response, g, request
 
 from rest_api.audit import audit
 from rest_api.catalog import catalog
-from rest_api.context import ACTIONS, begin_request
+from rest_api.context import ACTIONS, account, begin_request
+from rest_api.direct import DirectReads
 from rest_api.errors import register_error_handlers
 from rest_api.operations import operations
-from rest_api.representations import JSONProvider, RenderedBodies
+from rest_api.representations import JSONProvider, PublishedBodies
 from rest_api.specs import specs
 from specsvc import SpecService
 from specsvc.auth import Authenticator
-from specsvc.observability.metrics import COMMANDS, http_labels, observe_request
-
-access = logging.getLogger("specsvc.access")
+from specsvc.observability.metrics import COMMANDS
 
 # The write endpoints, counted by command in specsvc_commands_total.
 COMMAND_ENDPOINTS = {endpoint: action for endpoint, action in ACTIONS.items() if action != "read"}
@@ -51,8 +49,7 @@ def create_app(
     app.json = JSONProvider(app)
     app.extensions["specsvc"] = service
     app.extensions["specsvc.auth"] = authenticator or Authenticator(None, None)
-    # What consumers are served, rendered once per answer (a published version, a state).
-    app.extensions["specsvc.published"] = RenderedBodies()
+    app.extensions["specsvc.published"] = PublishedBodies(app.json)
     app.config["SPECSVC_MAX_REQUEST_BYTES"] = max_request_bytes or max(
         65536, 8 * service.settings.max_spec_bytes
     )
@@ -61,6 +58,7 @@ def create_app(
     register_error_handlers(app)
     for blueprint in (specs, audit, catalog, operations):
         app.register_blueprint(blueprint)
+    app.wsgi_app = DirectReads(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -70,23 +68,11 @@ def _finish(response: Response) -> Response:
     response.headers["X-Correlation-ID"] = correlation_id or ""
     rule = request.url_rule
     route = rule.rule if rule else "unmatched"
-    method, status = request.method, response.status_code
     seconds = time.perf_counter() - context.started
-    observe_request("rest", *http_labels(route, method, status), seconds)
-    if access.isEnabledFor(logging.INFO):
-        principal = context.get("principal")
-        access.info(
-            "request",
-            extra={
-                "api": "rest",
-                "route": route,
-                "method": method,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 3),
-                "correlation_id": correlation_id,
-                "actor": principal.name if principal else None,
-            },
-        )
+    account(
+        route, request.method, response.status_code, seconds, correlation_id,
+        context.get("principal"),
+    )  # fmt: skip
     command = COMMAND_ENDPOINTS.get(request.endpoint or "")
     if command:
         COMMANDS.labels(command, g.get("error_code") or "ok").inc()

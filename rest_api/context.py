@@ -7,6 +7,7 @@ refused to everyone, so a new route is closed until it is classified.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any, cast
@@ -17,7 +18,9 @@ from specsvc import SpecService
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PermissionDenied
 from specsvc.observability.ids import new_correlation_id
+from specsvc.observability.metrics import http_labels, observe_request
 
+access = logging.getLogger("specsvc.access")
 CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 ACTIONS: dict[str, str] = {
@@ -60,12 +63,10 @@ def begin_request() -> None:
     context, current = g._get_current_object(), cast(Any, request)._get_current_object()
     context.started = time.perf_counter()
     headers = current.headers
-    given = headers.get("X-Correlation-ID")
     context.correlation_id = new_correlation_id()  # a malformed one is answered with this
+    given = headers.get("X-Correlation-ID")
     if given is not None:
-        if not CORRELATION_ID.fullmatch(given):
-            raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
-        context.correlation_id = given
+        context.correlation_id = correlation_id(given)
     endpoint = current.endpoint
     if endpoint in PUBLIC:
         return
@@ -79,6 +80,41 @@ def begin_request() -> None:
     if action is None:
         raise PermissionDenied(f"{endpoint} is not open to anyone", details={"route": endpoint})
     authorize(context.principal, action)
+
+
+def correlation_id(given: str | None) -> str:
+    """The request's correlation id: the one it sent, else a new one; BadRequest for a
+    malformed one."""
+    if given is None:
+        return new_correlation_id()
+    if not CORRELATION_ID.fullmatch(given):
+        raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
+    return given
+
+
+def account(
+    route: str,
+    method: str,
+    status: int,
+    seconds: float,
+    correlation_id: str | None,
+    principal: Principal | None,
+) -> None:
+    """Count and time an answered request, and log it when INFO is logged."""
+    observe_request("rest", *http_labels(route, method, status), seconds)
+    if access.isEnabledFor(logging.INFO):
+        access.info(
+            "request",
+            extra={
+                "api": "rest",
+                "route": route,
+                "method": method,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "correlation_id": correlation_id,
+                "actor": principal.name if principal else None,
+            },
+        )
 
 
 def command_meta() -> dict[str, Any]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
 
 from rest_api.requests import wants
@@ -82,29 +81,28 @@ def content_or_json(payload: dict[str, Any], *, yaml_field: str = "content") -> 
     return payload
 
 
-def json_bytes(payload: dict[str, Any]) -> bytes:
-    """The body ``jsonify(payload)`` answers, byte for byte."""
-    response = cast(Response, current_app.json.response(payload))
-    return bytes(response.get_data())
+class PublishedBodies:
+    """What consumers are served (``GET .../published``), rendered once per answer: each
+    body is kept with the answer it was rendered from and given again only for an equal
+    answer, so one that changed (a new version published, a deprecation) is rendered
+    again. JSON bodies are jsonify's, byte for byte. Bounded; the oldest goes first."""
 
-
-class RenderedBodies:
-    """Encoded bodies of recent answers, each kept with the answer it was rendered from
-    and given again only for an equal answer: an answer that changed (a new version
-    published, a deprecation) is rendered again. Bounded; the oldest goes first."""
-
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, json: DefaultJSONProvider, size: int = 2048) -> None:
+        self._json = json
         self._size = size
-        self._entries: dict[Hashable, tuple[dict[str, Any], bytes]] = {}
+        self._entries: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
         self._lock = threading.Lock()
 
-    def body(
-        self, key: Hashable, answer: dict[str, Any], render: Callable[[dict[str, Any]], bytes]
-    ) -> bytes:
+    def body(self, name: str, answer: dict[str, Any], media_type: str) -> bytes:
+        key = (name, media_type)
         entry = self._entries.get(key)
         if entry is not None and entry[0] == answer:
             return entry[1]
-        body = render(answer)
+        if media_type == YAML:
+            response = raw_text(answer["content"], YAML)
+        else:
+            response = cast(Response, self._json.response(answer))
+        body = bytes(response.get_data())
         with self._lock:
             self._entries.pop(key, None)
             while len(self._entries) >= self._size:
