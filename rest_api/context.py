@@ -7,8 +7,10 @@ refused to everyone, so a new route is closed until it is classified.
 
 from __future__ import annotations
 
+import logging
 import re
-from typing import Any
+import time
+from typing import Any, cast
 
 from flask import current_app, g, request
 
@@ -16,7 +18,9 @@ from specsvc import SpecService
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PermissionDenied
 from specsvc.observability.ids import new_correlation_id
+from specsvc.observability.metrics import http_labels, observe_request
 
+access = logging.getLogger("specsvc.access")
 CORRELATION_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 ACTIONS: dict[str, str] = {
@@ -53,26 +57,64 @@ def service() -> SpecService:
 
 
 def begin_request() -> None:
-    """Runs before every view: correlation id first, so even a 401 carries one."""
-    given = request.headers.get("X-Correlation-ID")
-    g.correlation_id = new_correlation_id()  # a malformed one is answered with this
+    """Runs before every view: the clock starts, then the correlation id, so even a 401
+    carries one."""
+    # The objects behind the proxies, looked up once instead of on every attribute.
+    context, current = g._get_current_object(), cast(Any, request)._get_current_object()
+    context.started = time.perf_counter()
+    headers = current.headers
+    context.correlation_id = new_correlation_id()  # a malformed one is answered with this
+    given = headers.get("X-Correlation-ID")
     if given is not None:
-        if not CORRELATION_ID.fullmatch(given):
-            raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
-        g.correlation_id = given
-    endpoint = request.endpoint
+        context.correlation_id = correlation_id(given)
+    endpoint = current.endpoint
     if endpoint in PUBLIC:
         return
-    if endpoint is None and not request.path.startswith("/v1/"):
+    if endpoint is None and not current.path.startswith("/v1/"):
         return  # no such route: answered 404 or 405 without asking who is calling
     authenticator: Authenticator = current_app.extensions["specsvc.auth"]
-    g.principal = authenticator.authenticate(request.headers.get("Authorization"))
+    context.principal = authenticator.authenticate(headers.get("Authorization"))
     if endpoint is None:
         return
     action = ACTIONS.get(endpoint)
     if action is None:
         raise PermissionDenied(f"{endpoint} is not open to anyone", details={"route": endpoint})
-    authorize(g.principal, action)
+    authorize(context.principal, action)
+
+
+def correlation_id(given: str | None) -> str:
+    """The request's correlation id: the one it sent, else a new one; BadRequest for a
+    malformed one."""
+    if given is None:
+        return new_correlation_id()
+    if not CORRELATION_ID.fullmatch(given):
+        raise BadRequest("X-Correlation-ID must be 1-128 visible ASCII characters")
+    return given
+
+
+def account(
+    route: str,
+    method: str,
+    status: int,
+    seconds: float,
+    correlation_id: str | None,
+    principal: Principal | None,
+) -> None:
+    """Count and time an answered request, and log it when INFO is logged."""
+    observe_request("rest", *http_labels(route, method, status), seconds)
+    if access.isEnabledFor(logging.INFO):
+        access.info(
+            "request",
+            extra={
+                "api": "rest",
+                "route": route,
+                "method": method,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "correlation_id": correlation_id,
+                "actor": principal.name if principal else None,
+            },
+        )
 
 
 def command_meta() -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Response, request
 from flask.json.provider import DefaultJSONProvider
@@ -12,6 +13,7 @@ from rest_api.requests import wants
 from specsvc.errors import PreconditionFailed
 
 YAML = "application/yaml"
+JSON = "application/json"
 DIFF = "text/x-diff"
 
 
@@ -77,3 +79,33 @@ def content_or_json(payload: dict[str, Any], *, yaml_field: str = "content") -> 
     if wants(YAML):
         return raw_text(payload[yaml_field], YAML)
     return payload
+
+
+class PublishedBodies:
+    """What consumers are served (``GET .../published``), rendered once per answer: each
+    body is kept with the answer it was rendered from and given again only for an equal
+    answer, so one that changed (a new version published, a deprecation) is rendered
+    again. JSON bodies are jsonify's, byte for byte. Bounded; the oldest goes first."""
+
+    def __init__(self, json: DefaultJSONProvider, size: int = 2048) -> None:
+        self._json = json
+        self._size = size
+        self._entries: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
+        self._lock = threading.Lock()
+
+    def body(self, name: str, answer: dict[str, Any], media_type: str) -> bytes:
+        key = (name, media_type)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == answer:
+            return entry[1]
+        if media_type == YAML:
+            response = raw_text(answer["content"], YAML)
+        else:
+            response = cast(Response, self._json.response(answer))
+        body = bytes(response.get_data())
+        with self._lock:
+            self._entries.pop(key, None)
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (dict(answer), body)
+        return body

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
 
 from rest_api.bodies import BODIES, Field, Presence
 from specsvc.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
@@ -123,6 +125,8 @@ def _integer(value: Any) -> int | None:
 
 def query(allowed: Mapping[str, str]) -> dict[str, Any]:
     """Query parameters, each at most once, each in ``allowed`` (name -> kind)."""
+    if not request.query_string:
+        return {}
     args = request.args
     unknown = sorted(set(args) - set(allowed))
     if unknown:
@@ -172,5 +176,12 @@ def min_position() -> int | None:
 
 def wants(media_type: str) -> bool:
     """Did the client prefer ``media_type`` over JSON?"""
-    best = request.accept_mimetypes.best_match(["application/json", media_type])
+    return prefers(request.headers.get("Accept"), media_type)
+
+
+def prefers(accept: str | None, media_type: str) -> bool:
+    """Does an ``Accept`` header value prefer ``media_type`` over JSON?"""
+    if accept is None:
+        return False  # no preference: JSON
+    best = parse_accept_header(accept, MIMEAccept).best_match(["application/json", media_type])
     return best == media_type

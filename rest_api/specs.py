@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from rest_api.context import command_meta, service
 from rest_api.representations import (
     DIFF,
+    JSON,
+    YAML,
+    PublishedBodies,
     content_or_json,
     etag,
     if_match_revision,
@@ -132,12 +135,14 @@ def delete(name: str) -> Response:
 
 
 @specs.get("/<name>/published")
-def published(name: str) -> Any:
+def published(name: str) -> Response:
+    # rest_api/direct.py answers the plain case of this view first, in the same words.
     params = query({"as_of": "datetime"})
     served = service().get_published(name, as_of=params.get("as_of"), min_position=min_position())
-    response = content_or_json(served)
+    media_type = YAML if wants(YAML) else JSON
+    bodies: PublishedBodies = current_app.extensions["specsvc.published"]
+    response = Response(bodies.body(name, served, media_type), mimetype=media_type)
     if served["state"] == "deprecated":
-        response = response if isinstance(response, Response) else jsonify(response)
         response.headers["Deprecation"] = "true"
     return response
 

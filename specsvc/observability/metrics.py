@@ -8,6 +8,7 @@ the process and the scrape without bound.
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -112,10 +113,19 @@ def bounded(value: str, known: Collection[str]) -> str:
     return value if value in known else OTHER
 
 
+# The count and the timer of each label set met so far: ``labels()`` takes a lock and
+# checks its values on every call; the set of label values is bounded, and so is this.
+_REQUEST_SERIES: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+
+
 def observe_request(api: str, route: str, method: str, status: str, seconds: float) -> None:
     """Count and time one request; every label is already one of a known few values."""
-    REQUESTS.labels(api, route, method, status).inc()
-    LATENCY.labels(api, route, method, status).observe(seconds)
+    labels = (api, route, method, status)
+    series = _REQUEST_SERIES.get(labels)
+    if series is None:
+        series = _REQUEST_SERIES[labels] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def http_labels(route: str, method: str, status: int) -> tuple[str, str, str]:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from flask import Flask
+from werkzeug.test import TestResponse
 
 from tests.support.rest import EVENT_FIELDS, OTHER_RULES, RULES, SPEC_FIELDS, Api, assert_error
 from tests.support.stores import open_service
@@ -396,6 +398,51 @@ def test_published_of_a_deprecated_spec_adds_the_deprecation_header(api: Api) ->
     assert api.ok(as_json)["state"] == "deprecated"
     assert as_json.headers["Deprecation"] == "true"
     assert as_yaml.status_code == 200 and as_yaml.headers["Deprecation"] == "true"
+
+
+def test_published_bodies_served_again_follow_every_change_of_the_spec(
+    app: Flask, api: Api
+) -> None:
+    """Bodies are rendered once per answer and served from memory after that: each one
+    is still exactly what jsonify (or the raw text) gives for the spec as it is now."""
+
+    def read(accept: str | None = None) -> TestResponse:
+        headers = {"Accept": accept} if accept else {}
+        response = api.get("/v1/specs/kept/published", headers=headers)
+        assert response.status_code == 200
+        assert uuid.UUID(response.headers["X-Correlation-ID"]).version == 4
+        return response
+
+    def both_twice() -> tuple[TestResponse, TestResponse]:
+        as_json, as_yaml = read(), read("application/yaml")
+        again_json, again_yaml = read("application/json"), read("application/yaml")
+        assert again_json.get_data() == as_json.get_data()
+        assert again_yaml.get_data() == as_yaml.get_data()
+        assert as_json.headers["X-Correlation-ID"] != again_json.headers["X-Correlation-ID"]
+        with app.app_context():
+            assert as_json.get_data() == app.json.response(as_json.get_json()).get_data()
+        assert as_json.mimetype == "application/json" and as_yaml.mimetype == "application/yaml"
+        return as_json, as_yaml
+
+    api.create("kept", "a: 1\n")
+    api.ok(api.command("kept", "publish"))
+    as_json, as_yaml = both_twice()
+    assert as_json.get_json()["version"] == 1 and as_yaml.get_data() == b"a: 1\n"
+    assert "Deprecation" not in as_json.headers and "Deprecation" not in as_yaml.headers
+
+    api.ok(api.update("kept", "a: 2\n"))
+    assert both_twice()[1].get_data() == b"a: 1\n"  # a draft is not served
+    api.ok(api.command("kept", "publish"))
+    as_json, as_yaml = both_twice()
+    assert as_json.get_json()["version"] == 2 and as_json.get_json()["content"] == "a: 2\n"
+    assert as_yaml.get_data() == b"a: 2\n"
+
+    api.ok(api.command("kept", "deprecate"))
+    as_json, as_yaml = both_twice()
+    assert as_json.get_json()["state"] == "deprecated" and as_yaml.get_data() == b"a: 2\n"
+    assert as_json.headers["Deprecation"] == "true" and as_yaml.headers["Deprecation"] == "true"
+    api.ok(api.command("kept", "delete"))
+    assert_error(api.get("/v1/specs/kept/published"), 410, "SpecDeleted")
 
 
 def test_published_of_a_never_published_spec_is_404_spec_not_published(api: Api) -> None:
