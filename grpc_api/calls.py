@@ -22,7 +22,7 @@ from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PayloadTooLarge, PermissionDenied, SpecServiceError
 from specsvc.observability.ids import new_correlation_id
-from specsvc.observability.metrics import COMMANDS, bounded, observe_request
+from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS, bounded
 from specsvc.service.consistency import parse_min_position
 from specsvc.service.slots import Slots
 
@@ -91,33 +91,40 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._authenticator = authenticator
         self._unary = Slots(unary_slots, "calls")
         self._max_request_bytes = max_request_bytes
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
     ) -> Any:
+        # grpc runs this on its one thread that takes every call in, so it does no more
+        # than a lookup: each RPC's wrapped handler is built once, on its first call,
+        # and the call's metadata is read by the handler, on the call's own thread.
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is not None:
+            return wrapped
         handler = continuation(details)
         service, _, rpc = details.method.lstrip("/").partition("/")
         if service != SERVICE or handler is None:
             return handler  # health, reflection, or UNIMPLEMENTED for unknown methods
-        action = ACTIONS.get(rpc)
-        metadata = dict(details.invocation_metadata)
+        wrapped = self._wrap(handler, rpc)
+        self._wrapped[details.method] = wrapped  # one per RPC of the service: bounded
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, rpc: str) -> grpc.RpcMethodHandler:
         decode = _tolerant(handler.request_deserializer, self._max_request_bytes)
         if handler.unary_stream:
-            behaviour = self._streaming(handler.unary_stream, rpc, action, metadata)
+            behaviour = self._streaming(handler.unary_stream, rpc)
             return grpc.unary_stream_rpc_method_handler(
                 behaviour, decode, handler.response_serializer
             )
-        behaviour = self._unary_call(handler.unary_unary, rpc, action, metadata)
+        behaviour = self._unary_call(handler.unary_unary, rpc)
         return grpc.unary_unary_rpc_method_handler(behaviour, decode, handler.response_serializer)
 
-    def _begin(self, rpc: str, action: str | None, metadata: dict[str, Any], request: Any) -> Call:
-        given = metadata.get("x-correlation-id")
-        if given is not None and not CORRELATION_ID.fullmatch(str(given)):
-            raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
-        correlation_id = str(given or new_correlation_id())
+    def _begin(self, rpc: str, metadata: dict[str, Any], request: Any, correlation_id: str) -> Call:
         if isinstance(request, Undecodable):
             raise request.error
         principal = self._authenticator.authenticate(metadata.get("authorization"))
+        action = ACTIONS.get(rpc)
         if action is None:
             raise PermissionDenied(f"{rpc} is not open to anyone", details={"rpc": rpc})
         authorize(principal, action)
@@ -127,16 +134,19 @@ class AuthInterceptor(grpc.ServerInterceptor):
         return Call(principal, correlation_id, None if key is None else str(key), position)
 
     @contextmanager
-    def _scope(
-        self, rpc: str, action: str | None, metadata: dict, request: Any, context: Any
-    ) -> Iterator[None]:
+    def _scope(self, rpc: str, request: Any, context: Any) -> Iterator[None]:
         """Everything around one RPC: who, which correlation id, errors, metrics, log."""
         started, outcome = time.perf_counter(), "OK"
-        correlation_id = _valid_or_new(metadata.get("x-correlation-id"))
+        metadata = dict(context.invocation_metadata())
+        given = metadata.get("x-correlation-id")
+        valid = given is not None and CORRELATION_ID.fullmatch(str(given)) is not None
+        correlation_id = str(given) if valid else new_correlation_id()
         actor = None
         try:
-            current = self._begin(rpc, action, metadata, request)
-            correlation_id, actor = current.correlation_id, current.principal.name
+            if given is not None and not valid:
+                raise BadRequest("x-correlation-id must be 1-128 visible ASCII characters")
+            current = self._begin(rpc, metadata, request, correlation_id)
+            actor = current.principal.name
             context.send_initial_metadata((("x-correlation-id", correlation_id),))
             token = _current.set(current)
             try:
@@ -155,16 +165,16 @@ class AuthInterceptor(grpc.ServerInterceptor):
         finally:
             _observe(rpc, outcome, started, correlation_id, actor)
 
-    def _unary_call(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
+    def _unary_call(self, behaviour: Any, rpc: str) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
-            with self._scope(rpc, action, metadata, request, context), self._unary.slot():
+            with self._scope(rpc, request, context), self._unary.slot():
                 return behaviour(request, context)
 
         return call
 
-    def _streaming(self, behaviour: Any, rpc: str, action: str | None, metadata: dict) -> Any:
+    def _streaming(self, behaviour: Any, rpc: str) -> Any:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            with self._scope(rpc, action, metadata, request, context):
+            with self._scope(rpc, request, context):
                 yield from behaviour(request, context)
 
         return call
@@ -199,26 +209,33 @@ def _tolerant(
     return decode
 
 
-def _valid_or_new(given: Any) -> str:
-    return str(given) if given and CORRELATION_ID.fullmatch(str(given)) else new_correlation_id()
+# The request counter's and latency histogram's series of each (RPC, outcome), looked up
+# once: every value is bounded (an RPC of ACTIONS or "other", an error code or "OK").
+_series: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def _observe(
     rpc: str, outcome: str, started: float, correlation_id: str, actor: str | None
 ) -> None:
     seconds = time.perf_counter() - started
-    observe_request("grpc", bounded(rpc, ACTIONS), "", outcome, seconds)
-    logger.info(
-        "rpc",
-        extra={
-            "api": "grpc",
-            "rpc": rpc,
-            "status": outcome,
-            "duration_ms": round(seconds * 1000, 3),
-            "correlation_id": correlation_id,
-            "actor": actor,
-        },
-    )
+    series = _series.get((rpc, outcome))
+    if series is None:
+        labels = ("grpc", bounded(rpc, ACTIONS), "", outcome)
+        series = _series[(rpc, outcome)] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
+    series[0].inc()
+    series[1].observe(seconds)
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "rpc",
+            extra={
+                "api": "grpc",
+                "rpc": rpc,
+                "status": outcome,
+                "duration_ms": round(seconds * 1000, 3),
+                "correlation_id": correlation_id,
+                "actor": actor,
+            },
+        )
     if rpc in COMMAND_RPCS:
         command = rpc.removesuffix("Spec").lower()
         COMMANDS.labels(command, "ok" if outcome == "OK" else outcome).inc()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -18,6 +19,35 @@ M = TypeVar("M", bound=Message)
 def to_message(data: dict[str, Any], message_class: type[M]) -> M:
     """A message from a dict shaped like the REST JSON (None means unset)."""
     return json_format.ParseDict(_jsonable(data), message_class(), ignore_unknown_fields=True)
+
+
+# Answers whose message is kept; the oldest kept is dropped first.
+MESSAGES_KEPT = 1024
+
+
+class MessageMemo(Generic[M]):
+    """The message built from the last answer of each key (a spec name), given again for
+    an equal answer: while a spec stands still its reads are equal dicts (the service's
+    memo answers them), so a read converts nothing. The dict is compared by value, and a
+    copy of it is kept, so an answer that changed in any field is built afresh."""
+
+    def __init__(self, message_class: type[M], size: int = MESSAGES_KEPT) -> None:
+        self._message_class = message_class
+        self._size = size
+        self._entries: dict[str, tuple[dict[str, Any], M]] = {}
+        self._lock = threading.Lock()
+
+    def message(self, key: str, data: dict[str, Any]) -> M:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == data:
+            return entry[1]
+        message = to_message(data, self._message_class)
+        with self._lock:
+            self._entries.pop(key, None)
+            self._entries[key] = (dict(data), message)
+            if len(self._entries) > self._size:
+                del self._entries[next(iter(self._entries))]
+        return message
 
 
 def _jsonable(value: Any) -> Any:

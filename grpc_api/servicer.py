@@ -7,7 +7,14 @@ from typing import Any
 import grpc
 
 from grpc_api.calls import current_call
-from grpc_api.convert import instant, optional, struct_to_dict, text, to_message
+from grpc_api.convert import (
+    MessageMemo,
+    instant,
+    optional,
+    struct_to_dict,
+    text,
+    to_message,
+)
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc
 from grpc_api.watch import Broadcaster
@@ -19,6 +26,7 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
     def __init__(self, service: SpecService, broadcaster: Broadcaster):
         self._service = service
         self._broadcaster = broadcaster
+        self._published = MessageMemo(pb.PublishedSpec)
 
     @staticmethod
     def _meta() -> dict[str, Any]:
@@ -89,10 +97,14 @@ class SpecServicer(spec_service_pb2_grpc.SpecServiceServicer):
         return to_message(spec, pb.Spec)
 
     def GetPublishedSpec(self, request: pb.GetPublishedSpecRequest, context: Any) -> Any:
+        as_of = instant(request, "as_of")
         served = self._service.get_published(
-            request.name, as_of=instant(request, "as_of"), min_position=_min_position()
+            request.name, as_of=as_of, min_position=_min_position()
         )
-        return to_message(served, pb.PublishedSpec)
+        if as_of is not None:
+            return to_message(served, pb.PublishedSpec)
+        # A kept message is shared by concurrent calls: grpc only serializes it.
+        return self._published.message(request.name, served)
 
     def ListSpecs(self, request: pb.ListSpecsRequest, context: Any) -> Any:
         page = self._service.list_specs(

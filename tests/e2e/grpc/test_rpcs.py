@@ -364,6 +364,30 @@ def test_get_published_now_and_as_of(grpc_api: GrpcApi) -> None:
     assert_rpc_error(error, Code.NOT_FOUND, "SpecNotPublished")
 
 
+def test_a_published_spec_read_again_follows_every_change(grpc_api: GrpcApi) -> None:
+    name = unique("read-again")
+    grpc_api.create(name)
+    grpc_api.publish(name)
+
+    def served() -> tuple[int, str, str]:
+        answer = grpc_api.call("GetPublishedSpec", pb.GetPublishedSpecRequest(name=name))
+        return answer.version, answer.content, answer.state
+
+    assert served() == served() == (1, "a: 1\n", "published")
+    grpc_api.update(name, "a: 2\n")
+    assert served() == (1, "a: 1\n", "published")  # a draft is not served
+    republished = grpc_api.publish(name)
+    assert served() == served() == (2, "a: 2\n", "published")
+    answer = grpc_api.call("GetPublishedSpec", pb.GetPublishedSpecRequest(name=name))
+    assert moment(answer.published_at) == moment(republished.updated_at)
+    grpc_api.deprecate(name)
+    assert served() == served() == (2, "a: 2\n", "deprecated")
+    grpc_api.delete(name)
+    for _ in range(2):
+        error = grpc_api.fails("GetPublishedSpec", pb.GetPublishedSpecRequest(name=name))
+        assert_rpc_error(error, Code.NOT_FOUND, "SpecDeleted")
+
+
 def test_a_never_published_spec_is_not_published(grpc_api: GrpcApi) -> None:
     name = unique("unpublished")
     grpc_api.create(name)
