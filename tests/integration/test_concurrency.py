@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import multiprocessing
 import threading
@@ -182,3 +183,21 @@ def test_a_spec_kept_by_one_process_is_brought_forward_by_what_another_wrote(
             first.update_spec("kept", "a: 5\n", actor="alice", reason="x", expected_version=3)
         assert first.get_spec("kept")["content"] == "a: 4\n"
         assert_gapless(first, "kept", 4)
+
+
+def test_writers_of_different_processes_take_turns_on_a_lock_file_beside_the_store(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    settings = Settings(db=str(db), sqlite_lock_timeout=1)
+    with SpecService.open(settings=settings) as svc:
+        make_spec(svc, "turns")
+        turn = tmp_path / "s.db-writer"
+        assert turn.exists()
+        with open(turn, "rb") as held:  # another process's writer, holding its turn
+            fcntl.flock(held, fcntl.LOCK_EX)
+            with pytest.raises(Unavailable, match="another process"):
+                svc.update_spec("turns", "a: 2\n", actor="alice", reason="waits")
+            fcntl.flock(held, fcntl.LOCK_UN)
+        assert svc.update_spec("turns", "a: 2\n", actor="alice", reason="turn")["version"] == 2
+        assert_gapless(svc, "turns", 2)

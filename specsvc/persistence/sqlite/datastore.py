@@ -10,8 +10,11 @@ where the file stopped (docs/architecture.md, decision "one durable commit per c
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,6 +125,51 @@ class ImmediateTransaction(SQLiteTransaction):
         return cursor
 
 
+class ProcessTurns:
+    """Writers of different processes taking turns on one file, by an advisory lock on a
+    file beside it (``NAME-writer``): a waiting process tries again within a millisecond
+    of the lock's release, where SQLite's own busy handler sleeps 1, 2, 5, 10... up to
+    100 ms between attempts. Taken by one thread of a process at a time (the caller
+    holds the process's own lock), and never held while no transaction is open."""
+
+    FIRST_WAIT, LONGEST_WAIT = 0.00005, 0.001  # seconds between attempts
+
+    def __init__(self, database: str) -> None:
+        self.path = f"{database}-writer"
+        self._fd: int | None = None
+
+    def take(self, deadline: float) -> bool:
+        """Wait for the turn until ``deadline`` (a monotonic time); False if it passed."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        wait = self.FIRST_WAIT
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(wait)
+                wait = min(wait * 2, self.LONGEST_WAIT)
+
+    def give(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _turns_for(database: str) -> ProcessTurns | None:
+    """Turns between processes for a database file (not for memory or URI names)."""
+    if not database or database.startswith("file:") or ":memory:" in database:
+        return None
+    return ProcessTurns(database)
+
+
 class ReaderConnection(sqlite3.Connection):
     """A thread's own connection for single SELECTs (a subclass, so it can be weakly
     referenced and closed with its datastore)."""
@@ -138,6 +186,8 @@ class DurableDatastore(SQLiteDatastore):
         self._readers: weakref.WeakSet[ReaderConnection] = weakref.WeakSet()
         self._readers_lock = threading.Lock()
         self._writer = threading.RLock()
+        self._writing = 0  # depth of this process's open write transactions
+        self._turns = _turns_for(db_name)
 
     @contextmanager
     def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
@@ -152,16 +202,32 @@ class DurableDatastore(SQLiteDatastore):
                 yield cursor
             return
         timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        deadline = time.monotonic() + timeout
         if not self._writer.acquire(timeout=timeout):
             raise OperationalError(f"database is locked (waited {timeout} s for a writer)")
         try:
-            with (
-                self.get_connection(commit=True) as connection,
-                ImmediateTransaction(connection, commit=True) as cursor,
-                cursor,
-            ):
-                yield cursor
+            self._writing += 1
+            if self._writing == 1 and self._turns is not None:
+                try:
+                    taken = self._turns.take(deadline)
+                except OSError:  # no lock file (a read-only folder): SQLite's waiting alone
+                    self._turns, taken = None, True
+                if not taken:
+                    raise OperationalError(
+                        f"database is locked (waited {timeout} s for another process)"
+                    )
+            try:
+                with (
+                    self.get_connection(commit=True) as connection,
+                    ImmediateTransaction(connection, commit=True) as cursor,
+                    cursor,
+                ):
+                    yield cursor
+            finally:
+                if self._writing == 1 and self._turns is not None:
+                    self._turns.give()
         finally:
+            self._writing -= 1
             self._writer.release()
 
     def select(self, statement: str, params: Any = ()) -> list[Any]:
@@ -208,6 +274,8 @@ class DurableDatastore(SQLiteDatastore):
             self._local = threading.local()
             for reader in readers:
                 reader.close()
+            if self._turns is not None:
+                self._turns.close()
         super().close()
 
     def describe(self) -> dict[str, Any]:
