@@ -17,7 +17,7 @@ import grpc
 
 from benchmarks._common import ACTOR, yaml_content
 
-THREADS = 8
+THREADS = 16  # as `specsvc serve` (--threads): one per client of the load
 SEEDED = 50
 SPEC_BYTES = 1500
 WATCHED = "watched"

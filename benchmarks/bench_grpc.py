@@ -99,22 +99,36 @@ def cases(spec_port: int) -> list[Case]:
     ]
 
 
+TURNED_AWAY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
 def load(port: int, requests: int, clients: int, case: Case) -> tuple[list[int], float]:
     """Nanosecond samples of ``requests`` calls from ``clients`` threads, and the wall time."""
     prepared = [case.request(i) for i in range(requests)]
     channels = [connect(port) for _ in range(clients)]
     samples: list[int] = []
+    refused = [0]
     lock = threading.Lock()
 
     def client(offset: int) -> None:
         call = case.method(channels[offset])
-        mine = []
+        mine, turned_away = [], 0
         for request in prepared[offset::clients]:
             begin = time.perf_counter_ns()
-            call(request, timeout=TIMEOUT)
+            try:
+                call(request, timeout=TIMEOUT)
+            except grpc.RpcError as error:  # a full server turns calls away: count, go on
+                if error.code() not in (
+                    grpc.StatusCode.UNAVAILABLE,
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                ):
+                    raise
+                turned_away += 1
+                continue
             mine.append(time.perf_counter_ns() - begin)
         with lock:
             samples.extend(mine)
+            refused[0] += turned_away
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
     started = time.perf_counter_ns()
@@ -125,6 +139,8 @@ def load(port: int, requests: int, clients: int, case: Case) -> tuple[list[int],
     wall = (time.perf_counter_ns() - started) / 1e9
     for channel in channels:
         channel.close()
+    if refused[0]:
+        print(f"{case.label}: {refused[0]} calls turned away", file=sys.stderr)
     return samples, wall
 
 
