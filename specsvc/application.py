@@ -196,9 +196,28 @@ class SpecApplication(Leader[UUID]):
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         # A snapshot is an optimisation taken after the commit: never fail a committed write.
         try:
-            super()._take_snapshots(processing_event)
+            self._snapshot_saved(processing_event)
         except Exception:
             logger.exception("snapshot failed after commit; reads replay more events")
+
+    def _snapshot_saved(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Every ``snapshotting_intervals[Spec]`` events, a snapshot of the spec as saved. The
+        library reads the spec back from the store (snapshot and events) to take it; the
+        spec in hand is that state already."""
+        interval = self.snapshotting_intervals.get(Spec)
+        if self.snapshots is None or not interval:
+            return
+        snapshot_class = getattr(Spec, "Snapshot", type(self).snapshot_class)
+        assert snapshot_class is not None
+        for event in processing_event.events:
+            spec = processing_event.aggregates.get(event.originator_id)
+            version = event.originator_version
+            if not isinstance(spec, Spec) or version % interval:
+                continue
+            if spec.version == version:
+                self.snapshots.put([snapshot_class.take(spec)])
+            else:  # an earlier event of several saved together: its state is gone
+                self.take_snapshot(spec.id, version=version, projector_func=project_spec)
 
     def create(self, spec: Spec, remember: Remember | None = None) -> int:
         answer = None if remember is None else remember(spec, None, True)
