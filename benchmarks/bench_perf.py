@@ -25,8 +25,9 @@ row says otherwise; stores are SQLite files in a temporary directory.
 - rebuild-projections (``rebuild_read_models``, what the command runs) of 50,000 events
   (5,000 with --quick) next to decoding the same events with the mapper alone.
 - reads from 1 to 2 server processes: the REST GET above against ``specsvc serve
-  --workers 1`` (every other REST row runs on one worker too) and ``--workers 2`` over
-  the same store; ratio = req/s with 2 / req/s with 1.
+  --workers 1`` (every other REST row runs on one worker too, but for a second PUT row
+  on ``--workers 2``, one per core here) and ``--workers 2`` over the same store;
+  ratio = req/s with 2 / req/s with 1.
 
 The chart (matplotlib, when importable) draws each row's ratio / goal on a log scale:
 right of 1 the goal is met.
@@ -387,6 +388,7 @@ def rest_round(bases: dict[str, str], seconds: float, n: int, out: Rounds) -> No
         "get": (bases["spec"], WRK_READ_LUA),
         "get2": (bases["spec2"], WRK_READ_LUA),
         "put": (bases["spec"], put_script()),
+        "put2": (bases["spec2"], put_script()),
     }
     order = list(runs) if n % 2 == 0 else list(reversed(runs))
     for label in order:
@@ -496,8 +498,8 @@ def in_process_rows(r: Rounds, commit: str, select: str) -> list[Row]:
 def rest_rows(r: Rounds, commit_rate: str, wrk_absent: str | None) -> list[Row]:
     get, put = f"REST GET published, {CONNECTIONS} conn", f"REST PUT content, {CONNECTIONS} conn"
     if wrk_absent:
-        return [Row(label, f"n/a ({wrk_absent})", "", None, 1, True)
-                for label in (f"{get}, req/s", f"{get}, p99", put)]  # fmt: skip
+        labels = (f"{get}, req/s", f"{get}, p99", put, "  the same, serve --workers 2")
+        return [Row(label, f"n/a ({wrk_absent})", "", None, 1, True) for label in labels]
     flask = f"Flask {r['flask_rps']:,.0f} req/s, p99 {us(r['flask_p99'])}"
     return [
         Row(f"{get}, req/s", f"{r['get_rps']:,.0f} req/s", flask,
@@ -506,6 +508,8 @@ def rest_rows(r: Rounds, commit_rate: str, wrk_absent: str | None) -> list[Row]:
             r["get_p99"] / r["flask_p99"], 1.5, False),
         Row(put, f"{r['put_rps']:,.0f} req/s", commit_rate,
             r["put_rps"] / r["commit_ops"], 0.2, True),
+        Row("  the same, serve --workers 2", f"{r['put2_rps']:,.0f} req/s", commit_rate,
+            r["put2_rps"] / r["commit_ops"], 0.2, True),
     ]  # fmt: skip
 
 
@@ -665,7 +669,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         left=3,
     )
     failed = sum(
-        int(sum(rounds.figures.get(f"{k}_failed", [0]))) for k in ("flask", "get", "get2", "put")
+        int(sum(rounds.figures.get(f"{k}_failed", [0])))
+        for k in ("flask", "get", "get2", "put", "put2")
     )
     if "rest" in only:
         print(f"\nfailed HTTP requests (non-2xx or socket errors): {failed}")

@@ -12,7 +12,7 @@ import hmac
 from abc import abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -168,20 +168,18 @@ HASHED: dict[str, tuple[str, ...]] = {
     "spec_versions": ("spec_id", *(c.strip() for c in VERSION_COLUMNS.split(","))),
     "audit_log": (*(c.strip() for c in AUDIT_COLUMNS.split(",")), "spec_id"),
 }
-# The rows a batch of events writes, by table: the statement that reads back what their
-# hash covers (a spec's summary, a span of its versions, a span of positions), and the
-# one that stores a row's hash.
-_WRITTEN = {
-    "spec_summaries": "id=:spec_id",
-    "spec_versions": "spec_id=:spec_id AND version BETWEEN :first AND :last",
-    "audit_log": "position BETWEEN :first AND :last",
-}
+# What a batch of events wrote, read back for hashing: its span of audit rows, and the
+# summaries of its specs (rewritten by every event of their spec; a chunk at a time by
+# id). Version rows are hashed from what is inserted.
+AUDIT_HASH_SOURCE = (
+    f"SELECT {', '.join(HASHED['audit_log'])} FROM audit_log"
+    " WHERE position BETWEEN :first AND :last"
+)
 _KEYS = {
     "spec_summaries": "id=:spec_id",
     "spec_versions": "spec_id=:spec_id AND version=:version",
     "audit_log": "position=:position",
 }
-HASH_SOURCE = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE {_WRITTEN[t]}" for t in HASHED}
 SET_HASH = {t: f"UPDATE {t} SET row_hash=:row_hash WHERE {_KEYS[t]}" for t in HASHED}
 UNHASHED = {t: f"SELECT {', '.join(HASHED[t])} FROM {t} WHERE row_hash IS NULL" for t in HASHED}
 
@@ -209,8 +207,18 @@ _UPDATED = (
 )
 _VERSION = (
     "INSERT INTO spec_versions (spec_id, version, sequence, content, content_sha256, size,"
-    " created_at, created_by, reason) VALUES (:spec_id, :version, :sequence, :content,"
-    " :content_sha256, :size, :timestamp, :actor, :reason)"
+    " created_at, created_by, reason, row_hash) VALUES (:spec_id, :version, :sequence,"
+    " :content, :content_sha256, :size, :timestamp, :actor, :reason, :row_hash)"
+)
+# Where _VERSION takes each column its hash covers: a version row is written once, from
+# its event alone, so its hash is made from what is inserted (no read back).
+_VERSION_HASHED = tuple(
+    {"created_at": "timestamp", "created_by": "actor"}.get(c, c) for c in HASHED["spec_versions"]
+)
+# Summaries whose hashes one statement reads back (a replay's batch touches hundreds).
+SUMMARIES_AT_ONCE = 100
+SUMMARIES_HASH_SOURCE = (
+    f"SELECT {', '.join(HASHED['spec_summaries'])} FROM spec_summaries WHERE id IN "
 )
 _AUDIT = (
     "INSERT INTO audit_log (" + AUDIT_COLUMNS + ", spec_id) VALUES (:position,"
@@ -449,7 +457,7 @@ class ReadModelQueries(SpecReadModelRecorder):
         wrote, each once, as the last of them left it: the hashes projecting them one at
         a time would leave (a summary is rewritten by every event of its spec)."""
         positions: list[int] = []
-        versions: dict[str, set[int]] = {}  # written, by spec
+        specs: dict[str, None] = {}  # whose summaries were written, in order
         new_versions = []
         for position, row in batch:
             if row is None:
@@ -459,38 +467,38 @@ class ReadModelQueries(SpecReadModelRecorder):
                     new_versions.append(params)
                 else:
                     run(statement, params)
-            written = versions.setdefault(str(row.spec_id), set())
-            if row.content is not None:
-                written.add(cast(int, row.version))
+            specs[str(row.spec_id)] = None
             positions.append(position)
         if not positions:
             return
         # No projection statement reads spec_versions: its rows go in together, last.
         if new_versions:
+            for params in new_versions:
+                values = [params[name] for name in _VERSION_HASHED]
+                params["row_hash"] = self.chain.row_hash("spec_versions", values)
             run(_VERSION, new_versions)
         hashes: dict[str, list[dict[str, Any]]] = {table: [] for table in HASHED}
-        for spec, written in versions.items():
-            hashes["spec_summaries"] += self._hashes(run, "spec_summaries", {"spec_id": spec})
-            if written:
-                span = {"spec_id": spec, "first": min(written), "last": max(written)}
-                hashes["spec_versions"] += self._hashes(run, "spec_versions", span, written)
+        written = list(specs)
+        for start in range(0, len(written), SUMMARIES_AT_ONCE):
+            chunk = written[start : start + SUMMARIES_AT_ONCE]
+            names = [f"s{n}" for n in range(len(chunk))]
+            statement = SUMMARIES_HASH_SOURCE + f"({', '.join(':' + name for name in names)})"
+            params = dict(zip(names, chunk, strict=True))
+            hashes["spec_summaries"] += self._hashes(run, "spec_summaries", params, statement)
         span = {"first": positions[0], "last": positions[-1]}
-        hashes["audit_log"] += self._hashes(run, "audit_log", span)
+        hashes["audit_log"] += self._hashes(run, "audit_log", span, AUDIT_HASH_SOURCE)
         for table, keyed in hashes.items():
             if keyed:
                 run(SET_HASH[table], keyed)
 
     def _hashes(
-        self, run: Run, table: str, params: dict[str, Any], versions: set[int] | None = None
+        self, run: Run, table: str, params: dict[str, Any], statement: str
     ) -> list[dict[str, Any]]:
-        """The keys and new hashes of the rows of ``table`` HASH_SOURCE selects (of those,
-        only ``versions``, when given)."""
-        hashes = []
-        for values in run(HASH_SOURCE[table], params):
-            key = key_params(table, values)
-            if versions is None or key["version"] in versions:
-                hashes.append({**key, "row_hash": self.chain.row_hash(table, values)})
-        return hashes
+        """The keys and new hashes of the rows of ``table`` that ``statement`` selects."""
+        return [
+            {**key_params(table, values), "row_hash": self.chain.row_hash(table, values)}
+            for values in run(statement, params)
+        ]
 
     def hash_unhashed(self, run: Run) -> int:
         """Hash the rows written before rows had hashes (once, on upgrade): how many."""
