@@ -43,6 +43,13 @@ Node = dict[str, Any]
 
 def check(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Problems the schema cannot see: RE2 syntax, depth and node count."""
+    if _sound(data["rule"]):  # the common case, found without naming any node
+        return []
+    return problems(data)
+
+
+def problems(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every problem ``check`` reports, each at its node's pointer."""
     problems = []
     for count, (path, depth, node) in enumerate(_walk(data["rule"]), start=1):
         if count == MAX_NODES + 1:
@@ -66,6 +73,28 @@ def evaluate(data: dict[str, Any], input: dict[str, Any]) -> dict[str, Any]:
     trace: list[dict[str, Any]] = []
     result = _evaluate(data["rule"], "/rule", input, trace)
     return {"result": result, "trace": trace}
+
+
+def _sound(root: Node) -> bool:
+    """Whether the rule has none of the problems ``check`` reports: the same walk, without
+    building each node's pointer (wanted only to say where a problem is)."""
+    stack = [(root, 1)]
+    count = 0
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            return False
+        if "matches" in node and _compile_error(node["matches"]):
+            return False
+        for op in _LISTS:
+            if op in node:
+                stack.extend((item, depth + 1) for item in node[op])
+                break
+        else:
+            if "not" in node:
+                stack.append((node["not"], depth + 1))
+    return True
 
 
 def _walk(root: Node) -> Iterator[tuple[str, int, Node]]:
