@@ -187,6 +187,7 @@ class DurableDatastore(SQLiteDatastore):
         self._readers_lock = threading.Lock()
         self._writer = threading.RLock()
         self._writing = 0  # depth of this process's open write transactions
+        self._writes: SQLiteConnection | None = None
         self._turns = _turns_for(db_name)
 
     @contextmanager
@@ -217,18 +218,31 @@ class DurableDatastore(SQLiteDatastore):
                         f"database is locked (waited {timeout} s for another process)"
                     )
             try:
-                with (
-                    self.get_connection(commit=True) as connection,
-                    ImmediateTransaction(connection, commit=True) as cursor,
-                    cursor,
-                ):
-                    yield cursor
+                if self.pool.is_sqlite_memory_mode or self._writing > 1:
+                    with (
+                        self.get_connection(commit=True) as connection,
+                        ImmediateTransaction(connection, commit=True) as cursor,
+                        cursor,
+                    ):
+                        yield cursor
+                else:  # the process's one writer, on a connection of its own (no pool)
+                    writes = self._write_connection()
+                    with ImmediateTransaction(writes, commit=True) as cursor, cursor:
+                        yield cursor
             finally:
                 if self._writing == 1 and self._turns is not None:
                     self._turns.give()
         finally:
             self._writing -= 1
             self._writer.release()
+
+    def _write_connection(self) -> SQLiteConnection:
+        """The connection this process writes a file through: writers take turns on
+        ``_writer``, so one is enough, and borrowing it from the pool cost a semaphore,
+        a lock and a condition per transaction."""
+        if self._writes is None:
+            self._writes = self.pool._create_connection()
+        return self._writes
 
     def select(self, statement: str, params: Any = ()) -> list[Any]:
         """The rows of one SELECT, run by itself: one statement is atomic in SQLite, so
@@ -276,6 +290,10 @@ class DurableDatastore(SQLiteDatastore):
                 reader.close()
             if self._turns is not None:
                 self._turns.close()
+            with self._writer:
+                if self._writes is not None:
+                    self._writes.close()
+                    self._writes = None
         super().close()
 
     def describe(self) -> dict[str, Any]:
