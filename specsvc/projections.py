@@ -42,14 +42,15 @@ class SpecProjections(ProcessApplication[UUID]):
     def read_model(self) -> SpecReadModelRecorder:
         return cast(SpecReadModelRecorder, self.recorder)
 
-    def process_batch(self, batch: Batch) -> None:
+    def process_batch(self, batch: Batch, *, after: int | None = None) -> None:
         """Project consecutive events of one leader in one transaction: the policy for
-        each, then their rows and one tracking record together, or nothing at all."""
+        each, then their rows and one tracking record together, or nothing at all (with
+        ``after``, only if the tracking record stands there: IntegrityError otherwise)."""
         if not batch:
             return
         rows = self.rows(batch)
         with self.processing_lock:  # as the library's process_event holds it
-            self.read_model.project_batch(batch[0][1].application_name, rows)
+            self.read_model.project_batch(batch[0][1].application_name, rows, after=after)
 
     def rows(self, batch: Batch) -> list[tuple[int, EventRow | None]]:
         """Each event's position and the row the policy makes of it (None: no row)."""

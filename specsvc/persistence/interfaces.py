@@ -236,12 +236,15 @@ class SpecReadModelRecorder(ABC):
         """Audit rows of one spec, oldest first."""
 
     @abstractmethod
-    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+    def project_batch(
+        self, leader: str, batch: Sequence[tuple[int, EventRow | None]], *, after: int | None = None
+    ) -> None:
         """Project consecutive events of ``leader`` (positions in order, with their rows,
         None where an event changes no read model) in one transaction, tracked (and,
         where the backend announces positions, announced) at the last position;
         IntegrityError, and nothing written, if the tracking record is already at or
-        past the first."""
+        past the first, or, with ``after``, if it does not stand exactly there (0: no
+        record yet)."""
 
     @abstractmethod
     def max_position(self) -> int:

@@ -413,6 +413,11 @@ class TimelineQueries(SpecTimelineRecorder):
 Run = Callable[[str, dict[str, Any] | list[dict[str, Any]]], Sequence[Sequence[Any]]]
 
 
+def not_next(leader: str, after: int, tracked: int) -> IntegrityError:
+    """Why a batch meant to follow position ``after`` of ``leader`` is refused."""
+    return IntegrityError(f"{leader} is projected to {tracked}, not {after}")
+
+
 def already_projected(leader: str, first: int, last: int) -> IntegrityError:
     """Why a batch from ``first`` to ``last`` of ``leader`` is refused as a whole."""
     span = f"{first}" if last <= first else f"{first}-{last}"

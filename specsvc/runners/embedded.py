@@ -101,14 +101,12 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
             try:
                 for follower_name in self.system.leads[leader_name]:
                     follower = cast(SpecProjections, self._follower(follower_name))
-                    first = recordings[0].notification.id
-                    if (follower.recorder.max_tracking_id(leader_name) or 0) != first - 1:
-                        return False
                     follower.process_batch(
                         [
                             (r.domain_event, Tracking(leader_name, r.notification.id))
                             for r in recordings
-                        ]
+                        ],
+                        after=recordings[0].notification.id - 1,
                     )
             except Exception:  # a race with another process, or a failure: catch_up says
                 return False

@@ -80,8 +80,8 @@ class CountedProjections(SpecProjections):
         super().process_event(domain_event, tracking)
         self._count(domain_event)
 
-    def process_batch(self, batch: Batch) -> None:
-        super().process_batch(batch)
+    def process_batch(self, batch: Batch, *, after: int | None = None) -> None:
+        super().process_batch(batch, after=after)
         for domain_event, _ in batch:
             self._count(domain_event)
 
@@ -266,8 +266,8 @@ class ProjectionWorker:
                 if isinstance(domain_event, Spec.Event):
                     cached(domain_event, tracking.notification_id)
 
-            def process_batch(self, batch: Batch) -> None:
-                super().process_batch(batch)  # committed when it returns
+            def process_batch(self, batch: Batch, *, after: int | None = None) -> None:
+                super().process_batch(batch, after=after)  # committed when it returns
                 # A spec's entries change only with its own events: its last one in the
                 # batch gives what they are from its position to the batch's end.
                 last: dict[UUID, tuple[Spec.Event, int]] = {}

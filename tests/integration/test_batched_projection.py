@@ -160,6 +160,11 @@ def test_overlapping_batches_are_refused_whole(url: str) -> None:
         assert projections.recorder.max_tracking_id(leader) == 100
         read_model.project_batch(leader, [(p, None) for p in range(101, 151)])
         assert projections.recorder.max_tracking_id(leader) == 150
+        # A batch meant to follow a position goes in only if the record stands there.
+        with pytest.raises(IntegrityError, match="projected to 150, not 149"):
+            read_model.project_batch(leader, [(p, None) for p in range(151, 161)], after=149)
+        read_model.project_batch(leader, [(p, None) for p in range(151, 161)], after=150)
+        assert projections.recorder.max_tracking_id(leader) == 160
     finally:
         projections.close()
 

@@ -19,6 +19,7 @@ from specsvc.persistence.interfaces import EventRow, TableDump
 from specsvc.persistence.sqlite.factory import scratch_env
 from specsvc.projections import SpecProjections, replay
 from tests.support.histories import lifecycle
+from tests.support.stores import make_spec
 
 SECTION = 7  # events per batch here: batches end in the middle of specs' histories
 
@@ -119,3 +120,17 @@ def test_a_batch_overlapping_projected_positions_is_refused_and_changes_nothing(
     assert fresh.recorder.max_tracking_id(app.name) == 2 * SECTION + 3
     replay(fresh, app)
     assert state(fresh, app) == state(written.projections, app)
+
+
+def test_a_batch_meant_to_follow_a_position_is_refused_unless_the_read_models_stand_there(
+    file_store: Components,
+) -> None:
+    app, read_model = file_store.application, file_store.projections.read_model
+    make_spec(file_store.service, "after")  # position 1, projected
+    head = app.recorder.max_notification_id()
+    with pytest.raises(IntegrityError, match="projected to 1, not 0"):
+        read_model.project_batch(app.name, [(head + 1, None)], after=0)
+    with pytest.raises(IntegrityError, match="projected to 1, not 2"):
+        read_model.project_batch(app.name, [(head + 1, None)], after=2)
+    read_model.project_batch(app.name, [(head + 1, None)], after=1)
+    assert file_store.projections.recorder.max_tracking_id(app.name) == head + 1

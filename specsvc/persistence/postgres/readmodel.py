@@ -35,6 +35,7 @@ from specsvc.persistence.sql import (
     ReadModelQueries,
     Run,
     already_projected,
+    not_next,
 )
 
 BINDING = "read_model_binding"
@@ -110,7 +111,9 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
             self.project(_runner(session), [(tracking.notification_id, row)])
         self._announce(session, tracking.notification_id)
 
-    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+    def project_batch(
+        self, leader: str, batch: Sequence[tuple[int, EventRow | None]], *, after: int | None = None
+    ) -> None:
         """Project consecutive events of ``leader`` (their positions, in order, and their
         rows, None for events that change no read model) in one transaction: one
         tracking upsert to the last position, refused as a whole if any of them is
@@ -118,6 +121,16 @@ class SpecProjectionRecorder(SQLAlchemyProcessRecorder, ReadModelQueries, Shared
         if not batch:
             return
         with self.transaction(commit=True) as session:
+            if after is not None:
+                tracked = session.execute(
+                    text(
+                        f"SELECT notification_id FROM {self.tracking_table_name}"
+                        " WHERE application_name=:name FOR UPDATE"
+                    ),
+                    {"name": leader},
+                ).scalar()
+                if (tracked or 0) != after:
+                    raise not_next(leader, after, tracked or 0)
             self._advance_tracking(session, leader, batch[0][0], batch[-1][0])
             self.project(_runner(session), batch)
             self._announce(session, batch[-1][0])

@@ -20,6 +20,7 @@ from specsvc.persistence.sql import (
     ReadModelQueries,
     Run,
     already_projected,
+    not_next,
 )
 from specsvc.persistence.sqlite.datastore import DurableDatastore
 from specsvc.persistence.sqlite.schema import BINDING_TABLE, READ_MODEL_TABLES
@@ -89,15 +90,19 @@ class SpecProjectionRecorder(SQLiteProcessRecorder, ReadModelQueries):
             self.project(_runner(c), [(kwargs["tracking"].notification_id, row)])
         return positions
 
-    def project_batch(self, leader: str, batch: Sequence[tuple[int, EventRow | None]]) -> None:
+    def project_batch(
+        self, leader: str, batch: Sequence[tuple[int, EventRow | None]], *, after: int | None = None
+    ) -> None:
         """Project consecutive events of ``leader`` in one transaction, tracked at the last
-        (a replay's path: the library's ``process_event`` commits once per event)."""
+        (the library's ``process_event`` commits once per event)."""
         if not batch:
             return
         first, last = batch[0][0], batch[-1][0]
         with self.datastore.transaction(commit=True) as c:
             c.execute(self.select_max_tracking_id_statement, (leader,))
             tracked = c.fetchone()[0]
+            if after is not None and (tracked or 0) != after:
+                raise not_next(leader, after, tracked or 0)
             if tracked is not None and tracked >= first:
                 raise already_projected(leader, first, last)
             self._insert_tracking(c, Tracking(leader, last))
