@@ -191,7 +191,12 @@ class SpecApplication(Leader[UUID]):
         processing_event.saved_kwargs["spec_timeline"] = [
             timeline_entry(e) for e in processing_event.events if isinstance(e, Spec.Event)
         ]
-        return super()._record(processing_event)
+        recordings = super()._record(processing_event)
+        repository = cast(SpecRepository, self.repository)
+        for spec_id_, spec in processing_event.aggregates.items():
+            written = sum(1 for e in processing_event.events if e.originator_id == spec_id_)
+            repository.advance(spec, written)
+        return recordings
 
     def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
         # A snapshot is an optimisation taken after the commit: never fail a committed write.
@@ -395,10 +400,9 @@ class SpecRepository(Repository[UUID]):
     shallow copy with its own list of pending events is a whole one.
 
     A latest read loads the kept spec and the events recorded after it (one indexed
-    read: for a command, usually the previous command's event) instead of a snapshot and
-    the events since. Only what was read from the store, its links checked, is kept: a
-    spec is first read from the store after each start (docs/behaviour.md, Tamper
-    evidence)."""
+    read, usually empty) instead of a snapshot and the events since. A spec is first
+    kept as read from the store, its links checked (docs/behaviour.md, Tamper evidence);
+    a kept spec is then advanced by what this process saves on top of it."""
 
     def __init__(self, *args: Any, cache_maxsize: int, **kwargs: Any) -> None:
         super().__init__(*args, cache_maxsize=None, **kwargs)
@@ -429,6 +433,18 @@ class SpecRepository(Repository[UUID]):
             spec = project(_copied(kept), later)
         self.keep(spec)
         return spec
+
+    def advance(self, spec: Any, written: int) -> None:
+        """Keep ``spec`` as just saved, if the state it was saved from is the one kept: it
+        is that state and the events ``written`` to the store after it."""
+        if self.cache is None:
+            return
+        try:
+            kept = self.cache.get(spec.id)
+        except KeyError:
+            return
+        if kept is not None and kept.version == spec.version - written:
+            self.cache.put(spec.id, _copied(spec))
 
     def keep(self, spec: Any) -> None:
         """Keep a copy of ``spec``, unless a newer state of it is kept."""

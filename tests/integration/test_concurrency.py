@@ -201,3 +201,23 @@ def test_writers_of_different_processes_take_turns_on_a_lock_file_beside_the_sto
             fcntl.flock(held, fcntl.LOCK_UN)
         assert svc.update_spec("turns", "a: 2\n", actor="alice", reason="turn")["version"] == 2
         assert_gapless(svc, "turns", 2)
+
+
+def test_a_kept_spec_advances_with_this_process_s_own_writes_without_reading_them_back(
+    file_service: SpecService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_spec(file_service, "own")
+    file_service.get_spec("own")  # read from the store, links checked: kept from here
+    app = file_service._app
+    decoded: list[object] = []
+    original = app.mapper.to_domain_event
+    monkeypatch.setattr(
+        app.mapper, "to_domain_event", lambda stored: decoded.append(stored) or original(stored)
+    )
+    for n in range(2, 5):
+        assert (
+            file_service.update_spec("own", f"a: {n}\n", actor="alice", reason="r")["version"] == n
+        )
+    assert decoded == []  # each command started from the state the one before it saved
+    assert file_service.get_spec("own")["content"] == "a: 4\n"
+    assert_gapless(file_service, "own", 4)
