@@ -13,7 +13,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, LRUCache, Repository
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    LRUCache,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventsourcing.system import Leader
 
@@ -37,7 +42,6 @@ from specsvc.persistence.interfaces import (
 from specsvc.persistence.sealing import ContentSealer, UnreadableContent
 
 if TYPE_CHECKING:
-    from eventsourcing.application import ProcessingEvent
     from eventsourcing.persistence import Recording
 
 logger = logging.getLogger(__name__)
@@ -178,6 +182,20 @@ class SpecApplication(Leader[UUID]):
     def content_sealer(self) -> ContentSealer:
         """Seals what the service stores beside the events with the events' cipher."""
         return ContentSealer(self.mapper.cipher)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's save (``Leader`` then ``Application``), collecting a spec's events
+        without its check of every object against runtime-checkable protocols (~3% of
+        an update on this Python)."""
+        if self.previous_max_notification_id is None:
+            self.previous_max_notification_id = self.recorder.max_notification_id()
+        processing_event = SpecProcessingEvent()
+        processing_event.collect_events(*objs, **kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
+        return recordings
 
     def construct_repository(self) -> SpecRepository:
         size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
@@ -391,6 +409,20 @@ class SpecApplication(Leader[UUID]):
             position = self.timeline.position_of(spec.id, spec.version)
         assert position is not None, f"timeline has no position for {spec.name}"
         return position
+
+
+class SpecProcessingEvent(ProcessingEvent[UUID]):
+    """The library's processing event; a ``Spec`` is known to be an aggregate, so its
+    events are collected without asking runtime-checkable protocols what it is."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, Spec):
+                self.events.extend(obj.collect_events())
+                self.aggregates[obj.id] = obj
+            else:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
 
 
 class SpecRepository(Repository[UUID]):
