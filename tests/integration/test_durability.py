@@ -127,3 +127,32 @@ def test_a_store_busy_past_its_timeout_is_unavailable(tmp_path: Path) -> None:
         with pytest.raises(SpecNotFound):
             svc.get_spec("blocked")
         assert svc.create_spec("blocked", "generic", "a: 1\n", actor="alice")["version"] == 1
+
+
+def test_snapshots_commit_without_waiting_for_the_disk_and_events_still_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from specsvc.application import SNAPSHOT_INTERVAL
+    from specsvc.persistence.sqlite import datastore as datastores
+
+    with SpecService.open(settings=Settings(db=str(tmp_path / "s.db"))) as svc:
+        svc.create_spec("snap", "generic", "n: 1\n", actor="alice")
+        events = svc._app.recorder.datastore  # type: ignore[attr-defined]
+        writes = events._write_connection()
+        levels: list[int] = []  # the level each write transaction of the events file began at
+        begin = datastores.ImmediateTransaction.__enter__
+
+        def watched(transaction: datastores.ImmediateTransaction) -> object:
+            if transaction.connection is writes:
+                sql = writes._sqlite_conn
+                levels.append(sql.execute("PRAGMA synchronous").fetchone()[0])
+            return begin(transaction)
+
+        monkeypatch.setattr(datastores.ImmediateTransaction, "__enter__", watched)
+        for n in range(2, SNAPSHOT_INTERVAL + 2):
+            svc.update_spec("snap", f"n: {n}\n", actor="alice", reason="r")
+        assert svc._app.snapshots is not None
+        assert len(list(svc._app.snapshots.get(svc._app.get("snap").id))) == 1
+        # Ten events at FULL (2), the snapshot at NORMAL (1), and FULL again afterwards.
+        assert sorted(levels) == [1] + [2] * SNAPSHOT_INTERVAL
+        assert writes._sqlite_conn.execute("PRAGMA synchronous").fetchone()[0] == 2

@@ -179,6 +179,7 @@ class DurableDatastore(SQLiteDatastore):
     # The library builds its pool in __init__ with no hook; swap in the durable pool.
     def __init__(self, db_name: str, *, synchronous: str = "FULL", **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
+        self.synchronous = synchronous
         self.pool = DurableConnectionPool(
             db_name=db_name, lock_timeout=kwargs.get("lock_timeout"), synchronous=synchronous
         )
@@ -191,13 +192,17 @@ class DurableDatastore(SQLiteDatastore):
         self._turns = _turns_for(db_name)
 
     @contextmanager
-    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+    def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[SQLiteCursor]:
         """The library's transaction; a writing one waits for this process's other writers
         on a lock first. Left to SQLite, a writer that finds the file locked sleeps in
         steps of 1, 2, 5, 10... ms before trying again, and holds the pool's queue while
         it waits: under concurrent commands most of the time went to sleeping. Other
         processes' writers are still waited for by SQLite (docs/architecture.md, Writes),
-        before the transaction begins (``ImmediateTransaction``)."""
+        before the transaction begins (``ImmediateTransaction``).
+
+        ``durable=False``: a write that can be made again from the file's other contents
+        (a snapshot) commits without waiting for the disk, at ``synchronous=NORMAL``; the
+        next durable commit flushes it with its own."""
         if not commit:
             with super().transaction(commit=False) as cursor:
                 yield cursor
@@ -227,8 +232,15 @@ class DurableDatastore(SQLiteDatastore):
                         yield cursor
                 else:  # the process's one writer, on a connection of its own (no pool)
                     writes = self._write_connection()
-                    with ImmediateTransaction(writes, commit=True) as cursor, cursor:
-                        yield cursor
+                    relaxed = not durable and self.synchronous != "NORMAL"
+                    if relaxed:
+                        writes.cursor().execute("PRAGMA synchronous=NORMAL")
+                    try:
+                        with ImmediateTransaction(writes, commit=True) as cursor, cursor:
+                            yield cursor
+                    finally:
+                        if relaxed:
+                            writes.cursor().execute(f"PRAGMA synchronous={self.synchronous}")
             finally:
                 if self._writing == 1 and self._turns is not None:
                     self._turns.give()

@@ -27,6 +27,14 @@ class SnapshotRecorder(WindowedSelects, SQLiteAggregateRecorder):
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), chain.SNAPSHOT_TABLES["sqlite"]]
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # A snapshot can be taken again from the events: it need not wait for the disk.
+        assert isinstance(self.datastore, DurableDatastore)
+        with self.datastore.transaction(commit=True, durable=False) as c:
+            return self._insert_events(c, stored_events, **kwargs)
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
