@@ -22,7 +22,7 @@ from grpc_api.errors import rich_status, status_of
 from specsvc.auth import Authenticator, Principal, authorize
 from specsvc.errors import BadRequest, PayloadTooLarge, PermissionDenied, SpecServiceError
 from specsvc.observability.ids import new_correlation_id
-from specsvc.observability.metrics import COMMANDS, LATENCY, REQUESTS, bounded
+from specsvc.observability.metrics import COMMANDS, bounded, observe_request
 from specsvc.service.consistency import parse_min_position
 from specsvc.service.slots import Slots
 
@@ -209,21 +209,11 @@ def _tolerant(
     return decode
 
 
-# The request counter's and latency histogram's series of each (RPC, outcome), looked up
-# once: every value is bounded (an RPC of ACTIONS or "other", an error code or "OK").
-_series: dict[tuple[str, str], tuple[Any, Any]] = {}
-
-
 def _observe(
     rpc: str, outcome: str, started: float, correlation_id: str, actor: str | None
 ) -> None:
     seconds = time.perf_counter() - started
-    series = _series.get((rpc, outcome))
-    if series is None:
-        labels = ("grpc", bounded(rpc, ACTIONS), "", outcome)
-        series = _series[(rpc, outcome)] = (REQUESTS.labels(*labels), LATENCY.labels(*labels))
-    series[0].inc()
-    series[1].observe(seconds)
+    observe_request("grpc", bounded(rpc, ACTIONS), "", outcome, seconds)
     if logger.isEnabledFor(logging.INFO):
         logger.info(
             "rpc",

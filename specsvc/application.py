@@ -437,8 +437,8 @@ class SpecRepository(Repository[UUID]):
     a kept spec is then advanced by what this process saves on top of it."""
 
     def __init__(self, *args: Any, cache_maxsize: int, **kwargs: Any) -> None:
-        super().__init__(*args, cache_maxsize=None, **kwargs)
-        self.cache = LRUCache(maxsize=cache_maxsize)
+        super().__init__(*args, **kwargs)  # the library's own cache stays off
+        self.kept: LRUCache[UUID, Any] = LRUCache(maxsize=cache_maxsize)
 
     def get(
         self,
@@ -452,10 +452,7 @@ class SpecRepository(Repository[UUID]):
         project = projector_func or project_spec
         if version is not None:
             return super().get(aggregate_id, version=version, projector_func=project)
-        try:
-            kept = self.cache.get(aggregate_id) if self.cache is not None else None
-        except KeyError:
-            kept = None
+        kept = self._kept(aggregate_id)
         if kept is None:
             spec = self._reconstruct_aggregate(aggregate_id, None, project)
         else:
@@ -463,31 +460,22 @@ class SpecRepository(Repository[UUID]):
             if not later:
                 return _copied(kept)
             spec = project(_copied(kept), later)
-        self.keep(spec)
+        if kept is None or kept.version < spec.version:
+            self.kept.put(aggregate_id, _copied(spec))
         return spec
 
     def advance(self, spec: Any, written: int) -> None:
         """Keep ``spec`` as just saved, if the state it was saved from is the one kept: it
         is that state and the events ``written`` to the store after it."""
-        if self.cache is None:
-            return
-        try:
-            kept = self.cache.get(spec.id)
-        except KeyError:
-            return
+        kept = self._kept(spec.id)
         if kept is not None and kept.version == spec.version - written:
-            self.cache.put(spec.id, _copied(spec))
+            self.kept.put(spec.id, _copied(spec))
 
-    def keep(self, spec: Any) -> None:
-        """Keep a copy of ``spec``, unless a newer state of it is kept."""
-        if self.cache is None:
-            return
+    def _kept(self, aggregate_id: UUID) -> Any:
         try:
-            kept = self.cache.get(spec.id)
+            return self.kept.get(aggregate_id)
         except KeyError:
-            kept = None
-        if kept is None or kept.version < spec.version:
-            self.cache.put(spec.id, _copied(spec))
+            return None
 
 
 def _copied(spec: Any) -> Any:

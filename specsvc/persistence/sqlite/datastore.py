@@ -193,12 +193,12 @@ class DurableDatastore(SQLiteDatastore):
 
     @contextmanager
     def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[SQLiteCursor]:
-        """The library's transaction; a writing one waits for this process's other writers
-        on a lock first. Left to SQLite, a writer that finds the file locked sleeps in
-        steps of 1, 2, 5, 10... ms before trying again, and holds the pool's queue while
-        it waits: under concurrent commands most of the time went to sleeping. Other
-        processes' writers are still waited for by SQLite (docs/architecture.md, Writes),
-        before the transaction begins (``ImmediateTransaction``).
+        """The library's transaction; a writing one first waits for this process's other
+        writers on a lock, then for other processes' writers on the file beside the
+        database (``ProcessTurns``), and begins IMMEDIATE. Left to SQLite, a writer that
+        finds the file locked sleeps in steps of 1, 2, 5, 10... ms before trying again:
+        under concurrent commands most of the time went to sleeping (docs/architecture.md,
+        Writes). A writing transaction runs on the process's one writer connection.
 
         ``durable=False``: a write that can be made again from the file's other contents
         (a snapshot) commits without waiting for the disk, at ``synchronous=NORMAL``; the
