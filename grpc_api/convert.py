@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from google.protobuf import json_format
@@ -12,6 +12,7 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from specsvc.errors import BadRequest
+from specsvc.service.memo import Renderings
 
 M = TypeVar("M", bound=Message)
 
@@ -27,27 +28,15 @@ MESSAGES_KEPT = 1024
 
 class MessageMemo(Generic[M]):
     """The message built from the last answer of each key (a spec name), given again for
-    an equal answer: while a spec stands still its reads are equal dicts (the service's
-    memo answers them), so a read converts nothing. The dict is compared by value, and a
-    copy of it is kept, so an answer that changed in any field is built afresh."""
+    an equal answer (``Renderings``): while a spec stands still, a read converts nothing."""
 
     def __init__(self, message_class: type[M], size: int = MESSAGES_KEPT) -> None:
         self._message_class = message_class
-        self._size = size
-        self._entries: dict[str, tuple[dict[str, Any], M]] = {}
-        self._lock = threading.Lock()
+        self._messages: Renderings[M] = Renderings(size)
 
     def message(self, key: str, data: dict[str, Any]) -> M:
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == data:
-            return entry[1]
-        message = to_message(data, self._message_class)
-        with self._lock:
-            self._entries.pop(key, None)
-            self._entries[key] = (dict(data), message)
-            if len(self._entries) > self._size:
-                del self._entries[next(iter(self._entries))]
-        return message
+        render = partial(to_message, message_class=self._message_class)
+        return self._messages.rendered(key, data, render)
 
 
 def _jsonable(value: Any) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, cast
 
 from flask import Response, request
@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 
 from rest_api.requests import wants
 from specsvc.errors import PreconditionFailed
+from specsvc.service.memo import Renderings
 
 YAML = "application/yaml"
 JSON = "application/json"
@@ -82,30 +83,17 @@ def content_or_json(payload: dict[str, Any], *, yaml_field: str = "content") -> 
 
 
 class PublishedBodies:
-    """What consumers are served (``GET .../published``), rendered once per answer: each
-    body is kept with the answer it was rendered from and given again only for an equal
-    answer, so one that changed (a new version published, a deprecation) is rendered
-    again. JSON bodies are jsonify's, byte for byte. Bounded; the oldest goes first."""
+    """What consumers are served (``GET .../published``), rendered once per answer
+    (``Renderings``). JSON bodies are jsonify's, byte for byte."""
 
     def __init__(self, json: DefaultJSONProvider, size: int = 2048) -> None:
         self._json = json
-        self._size = size
-        self._entries: dict[tuple[str, str], tuple[dict[str, Any], bytes]] = {}
-        self._lock = threading.Lock()
+        self._bodies: Renderings[bytes] = Renderings(size)
 
     def body(self, name: str, answer: dict[str, Any], media_type: str) -> bytes:
-        key = (name, media_type)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] == answer:
-            return entry[1]
+        return self._bodies.rendered((name, media_type), answer, partial(self._render, media_type))
+
+    def _render(self, media_type: str, answer: dict[str, Any]) -> bytes:
         if media_type == YAML:
-            response = raw_text(answer["content"], YAML)
-        else:
-            response = cast(Response, self._json.response(answer))
-        body = bytes(response.get_data())
-        with self._lock:
-            self._entries.pop(key, None)
-            while len(self._entries) >= self._size:
-                del self._entries[next(iter(self._entries))]
-            self._entries[key] = (dict(answer), body)
-        return body
+            return bytes(raw_text(answer["content"], YAML).get_data())
+        return bytes(cast(Response, self._json.response(answer)).get_data())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 from uuid import UUID
+
+R = TypeVar("R")
 
 # Specs whose answer is kept; the least recently read is dropped first.
 MEMO_SIZE = 1024
@@ -53,3 +55,29 @@ class PositionMemo:
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
+
+
+class Renderings(Generic[R]):
+    """What an answer was rendered as for an API (a response body, a protobuf message),
+    kept per key with a copy of the answer and given again only for an equal answer: one
+    that changed in any field (a new version published, a deprecation) is rendered
+    again. Bounded; the key kept longest goes first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[Hashable, tuple[dict[str, Any], R]] = {}
+        self._lock = threading.Lock()
+
+    def rendered(
+        self, key: Hashable, answer: dict[str, Any], render: Callable[[dict[str, Any]], R]
+    ) -> R:
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] == answer:
+            return entry[1]
+        result = render(answer)
+        with self._lock:
+            self._entries.pop(key, None)
+            while len(self._entries) >= self._size:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (dict(answer), result)
+        return result
