@@ -38,8 +38,7 @@ class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
 
     def create_table(self) -> None:
         super().create_table()
-        # The identity is written once, in a transaction of its own whose first statement
-        # is the write: reading first would make a busy store refuse the upgrade at once.
+        # The identity is written once, in a transaction of its own.
         if self._scalar(sql.STORE_ID, {}) is None:
             with self.datastore.transaction(commit=True) as c:
                 c.execute(sql.NEW_STORE_ID, {"id": uuid4().hex})
