@@ -216,6 +216,7 @@ def _start(settings: Settings, role: Role) -> Components:
         poll_interval=poll,
         catch_up_on_start=role is not Role.MAINTENANCE,
         repair_read_models=role is Role.API,
+        defer_projection=role is Role.API,
     )
     runner.start()
     application = runner.get(SpecApplication)

@@ -32,12 +32,22 @@ class ProjectionMonitor(ABC):
     # How long ``wait_for`` sleeps between looks when nothing wakes it sooner.
     POLL_SECONDS = 0.05
     # True when this process's writes return only once projected (read-your-writes
-    # holds without waiting); False when another process projects them.
+    # holds without waiting); False when they are projected after they return.
     projects_own_writes = False
 
     @abstractmethod
     def projected_position(self) -> int:
         """The log position the read models have reached (0 when none)."""
+
+    def known_position(self) -> int:
+        """A position the read models have reached for certain, known without reading the
+        store (0 when unknown); ``projected_position`` may be further on."""
+        return 0
+
+    def read_position(self, acknowledged: int) -> int:
+        """The position a read of the read models must see when its caller names none,
+        given the last position this process acknowledged to a writer."""
+        return 0 if self.projects_own_writes else acknowledged
 
     @abstractmethod
     def status(self) -> ProjectionStatus:

@@ -65,6 +65,9 @@ class RemoteMonitor(ProjectionMonitor):
     def projected_position(self) -> int:
         return self._position
 
+    def known_position(self) -> int:
+        return self._position
+
     def add_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 

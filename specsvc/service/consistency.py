@@ -58,22 +58,29 @@ class Consistency:
             self._acknowledged = max(self._acknowledged, position)
 
     def needed(self, given: Any) -> int:
-        """The position a read must see: the one given, else the last acknowledged here
-        (0 when the projections advance with this process's own writes)."""
+        """The position a read must see: the one given, else what the projection monitor
+        asks for (the last position acknowledged here, the log's head, or 0 when the
+        projections advance with every write before it returns)."""
         position = min_position(given)
         if position is not None:
             return position
-        return 0 if self._monitor.projects_own_writes else self._acknowledged
+        return self._monitor.read_position(self._acknowledged)
 
     def read_models(self, given: Any) -> int:
-        """Wait until the read models hold the position needed; return that position.
+        """Wait until the read models hold the position needed; return a position they
+        have reached (that one at least), read before the rows the caller reads next.
 
         Unavailable (with Retry-After) when they do not reach it in time; BadRequest for
         a position the event store has not reached, which no write can have answered.
         """
         needed = self.needed(given)
-        if needed == 0 or self._monitor.projected_position() >= needed:
-            return needed
+        if needed:
+            known = self._monitor.known_position()
+            if known >= needed:
+                return known
+        projected = self._monitor.projected_position()
+        if projected >= needed:
+            return projected
         with store_errors():
             head = self._app.recorder.max_notification_id() or 0
         if needed > head:
@@ -82,4 +89,4 @@ class Consistency:
                 details={"min_position": needed, "last_position": head},
             )
         self._monitor.wait_for(needed, self._timeout)
-        return needed
+        return max(needed, self._monitor.known_position())

@@ -118,9 +118,8 @@ class SpecQueries:
                 PUBLISHED, name, min_position, self._published_row, from_read_models=True
             )
         else:
-            self._consistency.read_models(min_position)
             # Read before the rows: an answer kept at this position is still current.
-            position = self._monitor.projected_position()
+            position = self._consistency.read_models(min_position)
             kept = self._published_memo.get(key, position, self._app.timeline.last_position)
             if kept is not None:
                 return kept

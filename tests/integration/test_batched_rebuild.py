@@ -126,7 +126,8 @@ def test_a_batch_meant_to_follow_a_position_is_refused_unless_the_read_models_st
     file_store: Components,
 ) -> None:
     app, read_model = file_store.application, file_store.projections.read_model
-    make_spec(file_store.service, "after")  # position 1, projected
+    make_spec(file_store.service, "after")  # position 1
+    assert file_store.service.catch_up()  # projected
     head = app.recorder.max_notification_id()
     with pytest.raises(IntegrityError, match="projected to 1, not 0"):
         read_model.project_batch(app.name, [(head + 1, None)], after=0)

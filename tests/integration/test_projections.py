@@ -14,10 +14,12 @@ from specsvc.application import SpecApplication
 from specsvc.bootstrap import Components, env_for
 from specsvc.config import Settings
 from specsvc.domainmodel import Spec
+from specsvc.errors import Unavailable
 from specsvc.operator import verify_projections
 from specsvc.operator.projection_diff import rebuilt_projections
 from specsvc.projections import SpecProjections
-from tests.support.stores import RULES, make_spec
+from specsvc.runners import embedded
+from tests.support.stores import RULES, make_spec, started_store
 
 ACTOR = {"actor": "bob", "reason": "because"}
 
@@ -82,7 +84,12 @@ def test_projections_catch_up_with_writes_made_while_they_were_down(tmp_path: Pa
         assert svc.projection_status()["caught_up"] is True
 
 
-def test_a_failing_projection_never_fails_a_committed_write(file_store: Components) -> None:
+def test_a_failing_projection_never_fails_a_committed_write(tmp_path: Path) -> None:
+    with started_store("sqlite-file", tmp_path, consistency_timeout=0.3) as file_store:
+        a_failing_projection_never_fails_a_committed_write(file_store)
+
+
+def a_failing_projection_never_fails_a_committed_write(file_store: Components) -> None:
     file_service = file_store.service
     projections_db = file_service.storage_info()["projections"]["database"]
     with sqlite3.connect(projections_db) as db:
@@ -98,7 +105,10 @@ def test_a_failing_projection_never_fails_a_committed_write(file_store: Componen
     assert status["caught_up"] is False and status["lag"] == 2
     assert "injected projection failure" in status["error"]
     # The failed event was rolled back whole: no audit row without its summary.
-    assert file_service.list_events()["events"] == []
+    assert file_service.list_events(min_position=0)["events"] == []
+    # A read that must see the writes is never answered without them.
+    with pytest.raises(Unavailable, match="have not reached position 2"):
+        file_service.list_specs()
     with sqlite3.connect(projections_db) as db:
         db.execute("DROP TRIGGER explode")
     assert file_service.catch_up() is True
@@ -121,6 +131,7 @@ def test_rebuild_gives_exactly_the_incremental_rows(store: Components) -> None:
 
 def test_verify_reports_a_tampered_read_model(file_store: Components) -> None:
     rich_scenario(file_store.service)
+    assert file_store.service.catch_up()
     projections_db = file_store.service.storage_info()["projections"]["database"]
     alpha = str(file_store.service.get_spec("alpha")["id"])
     with sqlite3.connect(projections_db) as db:
@@ -162,6 +173,7 @@ def test_a_write_is_projected_as_recorded_and_what_others_wrote_is_read_from_the
     db = str(tmp_path / "s.db")
     with SpecService.open(settings=Settings(db=db)) as svc:
         make_spec(svc, "own")
+        assert svc.catch_up()
         pulls: list[int | None] = []
         original = SpecProjections.pull_notifications
 
@@ -170,15 +182,88 @@ def test_a_write_is_projected_as_recorded_and_what_others_wrote_is_read_from_the
             return original(self, leader, start, **kw)
 
         monkeypatch.setattr(SpecProjections, "pull_notifications", pull)
-        svc.update_spec("own", "a: 2\n", actor="alice", reason="two")
+        projected(svc, svc.update_spec("own", "a: 2\n", actor="alice", reason="two"))
         assert pulls == []  # its events were projected as the writer recorded them
         with SpecService.open(settings=Settings(db=db)) as other:  # another writer
             make_spec(other, "theirs")
-        svc.update_spec("own", "a: 3\n", actor="alice", reason="three")
+        projected(svc, svc.update_spec("own", "a: 3\n", actor="alice", reason="three"))
         # "theirs" lay between: this process read the log from where its read models stood.
         assert pulls and svc.list_specs()["specs"][-1]["name"] == "theirs"
         assert [e["position"] for e in svc.list_events()["events"]] == [1, 2, 3, 4]
         assert verify_projections_of(db)
+
+
+def projected(svc: SpecService, written: dict[str, Any]) -> None:
+    """Wait for the projector to project a write (without projecting it here)."""
+    for _ in range(500):
+        if svc.projected_position() >= written["position"]:
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"position {written['position']} was not projected")
+
+
+def test_a_write_returns_before_its_projection_and_reads_of_the_read_models_still_see_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "GATHER_SECONDS", 60.0)  # the projector waits for a stop
+    with SpecService.open(settings=Settings(db=str(tmp_path / "s.db"))) as svc:
+        created = make_spec(svc, "alpha")
+        published = svc.publish_spec("alpha", **ACTOR)
+        assert svc.projected_position() < published["position"] == created["position"] + 1
+        # Each read of the read models first brings them to the log's head as it found it.
+        assert svc.get_published("alpha")["version"] == 1
+        assert svc.projected_position() == published["position"]
+        svc.update_spec("alpha", "a: 2\n", **ACTOR)
+        assert [v["version"] for v in svc.list_versions("alpha")["versions"]] == [1, 2]
+        assert [e["event"] for e in svc.history("alpha")["events"]][-1] == "SpecUpdated"
+
+
+def test_a_read_sees_what_another_process_answered_before_that_process_projected_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "GATHER_SECONDS", 60.0)
+    settings = Settings(db=str(tmp_path / "s.db"), projection_poll_interval=0)
+    with (
+        SpecService.open(settings=settings) as reader,
+        SpecService.open(settings=settings) as writer,
+    ):
+        assert reader.list_specs()["specs"] == []
+        written = make_spec(writer, "alpha")
+        writer.publish_spec("alpha", **ACTOR)
+        assert writer.projected_position() < written["position"]  # nobody projected them
+        assert reader.get_published("alpha")["version"] == 1
+        assert [s["name"] for s in reader.list_specs()["specs"]] == ["alpha"]
+
+
+def test_writes_that_gather_are_projected_in_one_transaction_and_a_stop_projects_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embedded, "GATHER_SECONDS", 60.0)
+    batches: list[int] = []
+    original = SpecProjections.process_batch
+
+    def process_batch(self: SpecProjections, batch: Any, **kw: Any) -> None:
+        batches.append(len(batch))
+        original(self, batch, **kw)
+
+    monkeypatch.setattr(SpecProjections, "process_batch", process_batch)
+    settings = Settings(db=str(tmp_path / "s.db"))
+    with SpecService.open(settings=settings) as svc:
+        make_spec(svc, "alpha")
+        writers = [threading.Thread(target=make_spec, args=(svc, f"spec-{n}")) for n in range(8)]
+        for thread in writers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        for n in range(2, 5):
+            svc.update_spec("alpha", f"a: {n}\n", **ACTOR)
+        assert batches == []
+    assert batches == [12]  # the stop woke the projector, which projected all of them
+    maintenance = bootstrap.start(settings, bootstrap.Role.MAINTENANCE)  # projects nothing
+    try:
+        assert maintenance.monitor.projected_position() == 12
+    finally:
+        maintenance.service.close()
 
 
 def verify_projections_of(db: str) -> bool:

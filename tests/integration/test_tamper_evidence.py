@@ -337,6 +337,7 @@ def test_a_row_rehashed_without_the_chain_key_is_refused(tmp_path: Path) -> None
     settings = Settings(db=str(db), chain_key_file=str(key))
     with SpecService.open(settings=settings) as svc:
         svc.create_spec("alpha", "generic", "a: 1\n", actor="alice")
+        assert svc.catch_up()
         columns = "position, spec, sequence, event, timestamp, actor, correlation_id, reason,"
         columns += " version, from_state, to_state, published_version, spec_id"
         values = list(rows(projections_path(str(db)), f"SELECT {columns} FROM audit_log")[0])

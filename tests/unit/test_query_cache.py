@@ -128,7 +128,9 @@ class MemoryCache(QueryCache):
 def cached() -> Iterator[tuple[SpecService, MemoryCache, int]]:
     """A service reading through a cache in memory, and the position where it published
     the spec ``alpha``."""
-    service = bootstrap.start(Settings()).service
+    # Projecting each write before it returns, as a PostgreSQL store's worker may not:
+    # a read that names no position needs none here.
+    service = bootstrap.start(Settings(), bootstrap.Role.TOOL).service
     cache = MemoryCache()
     service._cache = cache  # as bootstrap does for a PostgreSQL store with --redis-url
     try:

@@ -379,6 +379,7 @@ def test_rebuild_restores_a_tampered_read_model_while_serving(
     for n in range(5):
         server.json("POST", "/v1/specs", {"name": f"r-{n}", "type": "generic", "content": "a: 1\n"})
     server.json("POST", "/v1/specs/r-0/publish", {"reason": "go"})
+    assert server.json("GET", "/v1/specs")[0] == 200  # every write projected
     tamper(
         projections_path(db),
         "UPDATE spec_summaries SET created_by='mallory' WHERE name='r-0'",

@@ -45,6 +45,7 @@ def test_a_store_restored_from_an_older_backup_gets_read_models_of_its_own(tmp_p
         assert main(["backup", str(tmp_path / "old.db"), "--db", str(db)]) == 0
         create(server, "c")
         create(server, "d")
+        assert names(server) == ["a", "b", "c", "d"]  # projected before the server is killed
     shutil.copy(tmp_path / "old.db", db)  # the events file only: the read models are newer
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
@@ -80,6 +81,7 @@ def test_verify_names_foreign_read_models_and_rebuild_replaces_them(
         create(server, "a")
         assert main(["backup", str(tmp_path / "old.db"), "--db", str(db)]) == 0
         create(server, "b")
+        assert names(server) == ["a", "b"]  # projected before the server is killed
     shutil.copy(tmp_path / "old.db", db)
     for suffix in ("-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)

@@ -153,8 +153,16 @@ def subscribed(server: GrpcServer) -> int:
 
 
 def idle(server: GrpcServer, service: SpecService) -> bool:
-    """The broadcaster has handed out everything projected so far."""
-    return wait_until(lambda: server.broadcaster.position == service.projected_position())
+    """Everything written is projected, and the broadcaster has handed it all out."""
+    return wait_until(
+        lambda: service.catch_up() and server.broadcaster.position == service.projected_position()
+    )
+
+
+def settled(service: SpecService) -> int:
+    """The position of the last write, once the projector has projected it."""
+    assert service.catch_up()
+    return service.projected_position()
 
 
 def write_lifecycles(channel: grpc.Channel, prefix: str, count: int) -> None:
@@ -171,7 +179,7 @@ def test_every_watcher_receives_exactly_the_committed_sequence_under_concurrent_
 ) -> None:
     write_lifecycles(connect(), "early", 3)
     assert idle(server, service)
-    base = service.projected_position()
+    base = settled(service)
     channels = [connect() for _ in range(4)]
     from_now = [open_watcher(channels[n % 4]) for n in range(10)]
     from_zero = [open_watcher(channels[n % 4], after=0) for n in range(10)]
@@ -184,7 +192,7 @@ def test_every_watcher_receives_exactly_the_committed_sequence_under_concurrent_
         writer.start()
     for writer in writers:
         writer.join(WAIT * 3)
-    final = service.projected_position()
+    final = settled(service)
 
     assert len(committed(service, base)) == 4 * 10 * 3
     for watcher in from_now + from_zero:
@@ -200,7 +208,7 @@ def test_a_watcher_that_reconnects_with_its_last_position_misses_nothing_and_rep
 ) -> None:
     service.create_spec("busy", "generic", "n: 0\n", actor=ACTOR)
     service.create_spec("offline", "generic", "n: 0\n", actor=ACTOR)
-    base = service.projected_position()
+    base = settled(service)
     stop = threading.Event()
 
     def keep_writing() -> None:
@@ -233,7 +241,7 @@ def test_a_watcher_that_reconnects_with_its_last_position_misses_nothing_and_rep
     finally:
         stop.set()
         writer.join(WAIT)
-    final = service.projected_position()
+    final = settled(service)
     last = open_watcher(connect(), after=after)
     assert last.wait_for(final)
     received += last.events
@@ -249,7 +257,7 @@ def test_watchers_filter_by_spec_names_and_types(
     service.create_spec("beta", "generic", "b: 1\n", actor=ACTOR)
     service.create_spec("rules", "regex-rules", RULES, actor=ACTOR)
     assert idle(server, service)
-    base = service.projected_position()
+    base = settled(service)
     channel = connect()
     filters: list[dict[str, Any]] = [
         {"names": ["alpha"]},
@@ -271,7 +279,7 @@ def test_watchers_filter_by_spec_names_and_types(
     service.delete_spec("beta", actor=ACTOR, reason="r")
     service.update_spec("late-generic", "g: 2\n", actor=ACTOR, reason="r")
     service.publish_spec("alpha", actor=ACTOR, reason="r")  # every filter takes this one last
-    final = service.projected_position()
+    final = settled(service)
 
     types = {s["name"]: s["type"] for s in service.list_specs(limit=500)["specs"]}
     types.update({s["name"]: s["type"] for s in service.list_specs(state="deleted")["specs"]})
@@ -392,7 +400,7 @@ def test_a_watcher_that_falls_behind_gets_every_event_or_unavailable_never_a_gap
     monkeypatch.setattr(watch, "QUEUE_LIMIT", 20)
     channel = connect(**{"grpc.http2.bdp_probe": 0, "grpc.http2.lookahead_bytes": 1024})
     service.create_spec("firehose", "generic", "n: 0\n", actor=ACTOR)
-    base = service.projected_position()
+    base = settled(service)
     call = rpc.SpecServiceStub(channel).WatchEvents(
         pb.WatchEventsRequest(after=base), timeout=WAIT * 2
     )
@@ -401,7 +409,7 @@ def test_a_watcher_that_falls_behind_gets_every_event_or_unavailable_never_a_gap
     for n in range(150):  # the client reads nothing meanwhile
         service.update_spec("firehose", f"n: {n + 2}\n", actor=ACTOR, reason="r")
     assert idle(server, service)
-    final = service.projected_position()
+    final = settled(service)
 
     watcher = Watcher(call)
     if not watcher.wait_for(final, timeout=3.0) and not watcher.ended:
