@@ -168,13 +168,9 @@ HASHED: dict[str, tuple[str, ...]] = {
     "spec_versions": ("spec_id", *(c.strip() for c in VERSION_COLUMNS.split(","))),
     "audit_log": (*(c.strip() for c in AUDIT_COLUMNS.split(",")), "spec_id"),
 }
-# What a batch of events wrote, read back for hashing: its span of audit rows, and the
-# summaries of its specs (rewritten by every event of their spec; a chunk at a time by
-# id). Version rows are hashed from what is inserted.
-AUDIT_HASH_SOURCE = (
-    f"SELECT {', '.join(HASHED['audit_log'])} FROM audit_log"
-    " WHERE position BETWEEN :first AND :last"
-)
+# What a batch of events wrote, read back for hashing: the summaries of its specs
+# (rewritten by every event of their spec; a chunk at a time by id). Version and audit
+# rows are hashed from what is inserted.
 _KEYS = {
     "spec_summaries": "id=:spec_id",
     "spec_versions": "spec_id=:spec_id AND version=:version",
@@ -220,13 +216,16 @@ SUMMARIES_AT_ONCE = 100
 SUMMARIES_HASH_SOURCE = (
     f"SELECT {', '.join(HASHED['spec_summaries'])} FROM spec_summaries WHERE id IN "
 )
+# An audit row takes its spec's name, and the version of a state change, from the
+# spec's summary as the events before it left it: ``project`` follows the summaries
+# through a batch (read once for specs the batch did not create) and inserts each audit
+# row whole, with its hash.
 _AUDIT = (
-    "INSERT INTO audit_log (" + AUDIT_COLUMNS + ", spec_id) VALUES (:position,"
-    " (SELECT name FROM spec_summaries WHERE id=:spec_id), :sequence, :event, :timestamp,"
-    " :actor, :correlation_id, :reason,"
-    " COALESCE(:version, (SELECT version FROM spec_summaries WHERE id=:spec_id)),"
-    " :from_state, :to_state, :published_version, :spec_id)"
+    f"INSERT INTO audit_log ({', '.join(HASHED['audit_log'])}, row_hash) VALUES"
+    f" ({', '.join(':' + column for column in HASHED['audit_log'])}, :row_hash)"
 )
+_SUMMARY_NAMES = "SELECT id, name, version FROM spec_summaries WHERE id IN "
+_AUDIT_FROM_EVENT = tuple(column for column in HASHED["audit_log"] if column != "spec")
 _STATE_CHANGED = (
     "UPDATE spec_summaries SET state=:to_state, published_version=:published_version,"
     " published_at=CASE WHEN :to_state='published' THEN :timestamp ELSE published_at END,"
@@ -254,6 +253,17 @@ def projection(row: EventRow, position: int) -> list[tuple[str, dict[str, Any]]]
     if row.event == "SpecStateChanged":
         statements.append(_STATE_CHANGED)
     return [(statement, params) for statement in statements]
+
+
+def _audit_row(params: dict[str, Any], summary: list[Any] | None) -> dict[str, Any]:
+    """The audit row of one event (``summary``: its spec's name and version so far; a
+    spec without one leaves the row's name NULL, which the table refuses)."""
+    name, version = (None, None) if summary is None else summary
+    row = {column: params[column] for column in _AUDIT_FROM_EVENT}
+    row["spec"] = name
+    if row["version"] is None:
+        row["version"] = version
+    return row
 
 
 def summaries(query: SummaryQuery) -> tuple[str, dict[str, Any]]:
@@ -464,18 +474,32 @@ class ReadModelQueries(SpecReadModelRecorder):
         positions: list[int] = []
         specs: dict[str, None] = {}  # whose summaries were written, in order
         new_versions = []
+        audits = []
+        summaries = self._names_and_versions(run, batch)
         for position, row in batch:
             if row is None:
                 continue
             for statement, params in self.projection_statements(row, position):
                 if statement is _VERSION:
                     new_versions.append(params)
-                else:
-                    run(statement, params)
+                    continue
+                if statement is _AUDIT:
+                    audits.append(_audit_row(params, summaries.get(params["spec_id"])))
+                    continue
+                if statement is _CREATED:
+                    summaries[params["spec_id"]] = [params["name"], 1]
+                elif statement is _UPDATED and params["spec_id"] in summaries:
+                    summaries[params["spec_id"]][1] = params["version"]
+                run(statement, params)
             specs[str(row.spec_id)] = None
             positions.append(position)
         if not positions:
             return
+        for audit in audits:
+            audit["row_hash"] = self.chain.row_hash(
+                "audit_log", [audit[column] for column in HASHED["audit_log"]]
+            )
+        run(_AUDIT, audits)
         # No projection statement reads spec_versions: its rows go in together, last.
         if new_versions:
             for params in new_versions:
@@ -490,11 +514,28 @@ class ReadModelQueries(SpecReadModelRecorder):
             statement = SUMMARIES_HASH_SOURCE + f"({', '.join(':' + name for name in names)})"
             params = dict(zip(names, chunk, strict=True))
             hashes["spec_summaries"] += self._hashes(run, "spec_summaries", params, statement)
-        span = {"first": positions[0], "last": positions[-1]}
-        hashes["audit_log"] += self._hashes(run, "audit_log", span, AUDIT_HASH_SOURCE)
         for table, keyed in hashes.items():
             if keyed:
                 run(SET_HASH[table], keyed)
+
+    @staticmethod
+    def _names_and_versions(
+        run: Run, batch: Sequence[tuple[int, EventRow | None]]
+    ) -> dict[str, list[Any]]:
+        """The name and version of each spec of ``batch`` that it does not create, as its
+        summary stands before the batch."""
+        created = {str(r.spec_id) for _, r in batch if r is not None and r.event == "SpecCreated"}
+        wanted = list(
+            dict.fromkeys(str(r.spec_id) for _, r in batch if r is not None).keys() - created
+        )
+        found: dict[str, list[Any]] = {}
+        for start in range(0, len(wanted), SUMMARIES_AT_ONCE):
+            chunk = wanted[start : start + SUMMARIES_AT_ONCE]
+            names = [f"s{n}" for n in range(len(chunk))]
+            statement = _SUMMARY_NAMES + f"({', '.join(':' + name for name in names)})"
+            for spec_id, name, version in run(statement, dict(zip(names, chunk, strict=True))):
+                found[str(spec_id)] = [name, version]
+        return found
 
     def _hashes(
         self, run: Run, table: str, params: dict[str, Any], statement: str
