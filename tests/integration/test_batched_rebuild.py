@@ -29,6 +29,7 @@ def written(file_store: Components) -> Components:
     lifecycle(file_store.service)
     for n in range(12):
         file_store.service.update_spec("rules", rules(n), actor="alice", reason=f"r{n}")
+    assert file_store.service.catch_up()  # every write in the read models
     return file_store
 
 

@@ -153,6 +153,7 @@ def test_an_encrypted_store_reads_verifies_and_answers_retries_as_a_plain_one(
 def test_encrypted_content_changed_on_disk_answers_store_corrupted(tmp_path: Path) -> None:
     with started_store("sqlite-file", tmp_path, cipher_key_file=key_file(tmp_path)) as store:
         fill(store.service)
+        assert store.service.catch_up()  # the rows to change are written
         with closing(sqlite3.connect(projections_path(str(tmp_path / "specs.db")))) as db:
             db.execute("UPDATE spec_versions SET content = 'bm90IHNlYWxlZA==' WHERE version = 1")
             db.commit()
@@ -177,6 +178,7 @@ def test_without_a_key_the_store_keeps_content_as_plain_text(tmp_path: Path) -> 
 def stored_texts(store: bootstrap.Components) -> dict[str, str]:
     """What the store keeps, as stored: event states, snapshot states, read-model content
     and kept answers, each joined into one text."""
+    assert store.service.catch_up()  # every write in the read models
     app = store.application
     states = [n.state for n in app.recorder.select_notifications(0, 1000)]
     assert app.snapshots is not None
