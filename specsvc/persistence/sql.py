@@ -168,9 +168,6 @@ HASHED: dict[str, tuple[str, ...]] = {
     "spec_versions": ("spec_id", *(c.strip() for c in VERSION_COLUMNS.split(","))),
     "audit_log": (*(c.strip() for c in AUDIT_COLUMNS.split(",")), "spec_id"),
 }
-# What a batch of events wrote, read back for hashing: the summaries of its specs
-# (rewritten by every event of their spec; a chunk at a time by id). Version and audit
-# rows are hashed from what is inserted.
 _KEYS = {
     "spec_summaries": "id=:spec_id",
     "spec_versions": "spec_id=:spec_id AND version=:version",
@@ -211,7 +208,8 @@ _VERSION = (
 _VERSION_HASHED = tuple(
     {"created_at": "timestamp", "created_by": "actor"}.get(c, c) for c in HASHED["spec_versions"]
 )
-# Summaries whose hashes one statement reads back (a replay's batch touches hundreds).
+# The summaries a batch wrote are read back for hashing (every event of a spec rewrites
+# its summary), this many per statement (a replay's batch touches hundreds).
 SUMMARIES_AT_ONCE = 100
 SUMMARIES_HASH_SOURCE = (
     f"SELECT {', '.join(HASHED['spec_summaries'])} FROM spec_summaries WHERE id IN "
