@@ -76,19 +76,25 @@ def create_server(
         ],
     )
     broadcaster = Broadcaster(service, max_watchers, max_watchers_per_principal)
-    spec_service_pb2_grpc.add_SpecServiceServicer_to_server(
-        SpecServicer(service, broadcaster), server
-    )
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = (
-        spec_service_pb2.DESCRIPTOR.services_by_name["SpecService"].full_name,
-        health.SERVICE_NAME,
-    )
-    enable_reflection(server, names)
-    port = server.add_insecure_port(address)
-    if port == 0:
-        raise OSError(f"cannot listen on {address}")
+    try:
+        spec_service_pb2_grpc.add_SpecServiceServicer_to_server(
+            SpecServicer(service, broadcaster), server
+        )
+        health_servicer = health.HealthServicer(experimental_non_blocking=True)
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        names = (
+            spec_service_pb2.DESCRIPTOR.services_by_name["SpecService"].full_name,
+            health.SERVICE_NAME,
+        )
+        enable_reflection(server, names)
+        port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot listen on {address}")
+    except BaseException:
+        # Its thread reads the store: it must not outlive a server that never started,
+        # or it reads the store as its caller closes it.
+        broadcaster.stop()
+        raise
     stopping = threading.Event()
     checker = threading.Thread(
         target=_keep_health, args=(service, health_servicer, stopping), daemon=True

@@ -127,3 +127,24 @@ def test_grpc_requires_a_token_when_tokens_are_configured(tmp_path: Path) -> Non
         status, body = server.json("GET", "/v1/specs/guarded", Authorization=f"Bearer {token}")
         assert (status, body["created_by"]) == (200, "carol")
         assert server.stop(signal.SIGTERM) == 0
+
+
+def test_a_server_that_cannot_listen_leaves_no_thread_reading_the_store(tmp_path: Path) -> None:
+    # A broadcaster left running read the store as `serve` closed it, and crashed the
+    # process (SIGSEGV) instead of its one-line error, about one start in six.
+    import socket
+    import threading
+
+    from grpc_api import create_server
+    from specsvc import SpecService
+
+    def broadcasters() -> int:
+        return sum(t.name == "event-broadcaster" and t.is_alive() for t in threading.enumerate())
+
+    with socket.socket() as holder, SpecService.open(str(tmp_path / "s.db")) as service:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        before = broadcasters()
+        with pytest.raises((OSError, RuntimeError)):
+            create_server(service, f"127.0.0.1:{holder.getsockname()[1]}")
+        assert broadcasters() == before
