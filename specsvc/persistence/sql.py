@@ -522,10 +522,9 @@ class ReadModelQueries(SpecReadModelRecorder):
     ) -> dict[str, list[Any]]:
         """The name and version of each spec of ``batch`` that it does not create, as its
         summary stands before the batch."""
+        specs = {str(r.spec_id) for _, r in batch if r is not None}
         created = {str(r.spec_id) for _, r in batch if r is not None and r.event == "SpecCreated"}
-        wanted = list(
-            dict.fromkeys(str(r.spec_id) for _, r in batch if r is not None).keys() - created
-        )
+        wanted = list(specs - created)
         found: dict[str, list[Any]] = {}
         for start in range(0, len(wanted), SUMMARIES_AT_ONCE):
             chunk = wanted[start : start + SUMMARIES_AT_ONCE]

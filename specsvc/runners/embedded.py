@@ -172,8 +172,6 @@ class EmbeddedRunner(SingleThreadedRunner[UUID], ProjectionMonitor):
             except Exception:  # a race with another process, or a failure: catch_up says
                 return False
             self.last_error = None
-            if len(self.system.edges) == 1:
-                self._known = max(self._known, recordings[-1].notification.id)
         self._tell_listeners()
         return True
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import signal
+import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,8 +15,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from grpc_api import create_server
 from grpc_api.protos.specsvc.v1 import spec_service_pb2 as pb
 from grpc_api.protos.specsvc.v1 import spec_service_pb2_grpc as rpc
+from specsvc import SpecService
 from tests.support.processes import Server, running
 
 GRPC_LISTENING = re.compile(r"gRPC API listening on (\S+:\d+)")
@@ -132,12 +136,6 @@ def test_grpc_requires_a_token_when_tokens_are_configured(tmp_path: Path) -> Non
 def test_a_server_that_cannot_listen_leaves_no_thread_reading_the_store(tmp_path: Path) -> None:
     # A broadcaster left running read the store as `serve` closed it, and crashed the
     # process (SIGSEGV) instead of its one-line error, about one start in six.
-    import socket
-    import threading
-
-    from grpc_api import create_server
-    from specsvc import SpecService
-
     def broadcasters() -> int:
         return sum(t.name == "event-broadcaster" and t.is_alive() for t in threading.enumerate())
 
