@@ -16,9 +16,9 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -46,6 +46,8 @@ LEVELS = {"NORMAL": SYNCHRONOUS_NORMAL, "FULL": SYNCHRONOUS_FULL}
 SYNCHRONOUS = "SQLITE_SYNCHRONOUS"
 # Prepared statements kept per connection: more than the service's distinct statements.
 STATEMENT_CACHE = 256
+
+T = TypeVar("T")
 
 
 _TRANSLATED: dict[type[sqlite3.Error], type[PersistenceError]] = {
@@ -170,9 +172,53 @@ def _turns_for(database: str) -> ProcessTurns | None:
     return ProcessTurns(database)
 
 
+class _Write:
+    """One caller's part of a group commit: what it writes, then what came of it."""
+
+    __slots__ = ("done", "error", "result", "write")
+
+    def __init__(self, write: Callable[[SQLiteCursor], Any]) -> None:
+        self.write = write
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class ReaderConnection(sqlite3.Connection):
     """A thread's own connection for single SELECTs (a subclass, so it can be weakly
     referenced and closed with its datastore)."""
+
+
+def _in_savepoint(cursor: SQLiteCursor, write: _Write) -> None:
+    cursor.execute("SAVEPOINT write")
+    try:
+        write.result = write.write(cursor)
+    except Exception as error:
+        cursor.execute("ROLLBACK TO write")
+        write.error = _translated(error)
+    cursor.execute("RELEASE write")
+
+
+def _translated(error: Exception) -> Exception:
+    """A write's own failure as the library's transactions would have raised it."""
+    if isinstance(error, sqlite3.Error):
+        translated = _TRANSLATED.get(type(error), PersistenceError)(error)
+        translated.__cause__ = error
+        return translated
+    return error
+
+
+def _again(error: BaseException) -> BaseException:
+    """The failure of a group's commit for another of its callers: an exception object
+    of its own (each caller raises it in its own thread), of the same kind."""
+    if not isinstance(error, Exception):
+        error = OperationalError(f"the commit was interrupted ({type(error).__name__})")
+    try:
+        copy = type(error)(*error.args)
+    except Exception:
+        copy = PersistenceError(str(error))
+    copy.__cause__ = error
+    return copy
 
 
 class DurableDatastore(SQLiteDatastore):
@@ -190,6 +236,9 @@ class DurableDatastore(SQLiteDatastore):
         self._writing = 0  # depth of this process's open write transactions
         self._writes: SQLiteConnection | None = None
         self._turns = _turns_for(db_name)
+        self._committer = threading.Lock()  # held by the thread committing a group
+        self._queued: list[_Write] = []  # writes waiting for the next group
+        self._queue_lock = threading.Lock()
 
     @contextmanager
     def transaction(self, *, commit: bool, durable: bool = True) -> Iterator[SQLiteCursor]:
@@ -247,6 +296,56 @@ class DurableDatastore(SQLiteDatastore):
         finally:
             self._writing -= 1
             self._writer.release()
+
+    def grouped(self, write: Callable[[SQLiteCursor], T]) -> T:
+        """``write``'s answer once it is committed, durably: writes that arrive while
+        another group commits wait, and the first of them to get the turn commits them
+        all in one transaction, each in a savepoint of its own (group commit). Under
+        concurrent commands one lock turn and one flush to disk serve many, and the
+        lock is held for less of each (docs/architecture.md, Writes). A write that
+        fails rolls back alone and its caller gets its error; one that succeeds is
+        answered only after the whole group's commit, and every caller of a group
+        whose commit fails gets that failure."""
+        mine = _Write(write)
+        with self._queue_lock:
+            self._queued.append(mine)
+        timeout = self.pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        if not self._committer.acquire(timeout=timeout):
+            with self._queue_lock:
+                waiting = any(queued is mine for queued in self._queued)
+                if waiting:
+                    self._queued.remove(mine)
+            if waiting:
+                raise OperationalError(f"database is locked (waited {timeout} s for a writer)")
+            self._committer.acquire()  # a committer took it: its outcome comes soon
+        try:
+            if not mine.done:
+                with self._queue_lock:
+                    group, self._queued = self._queued, []
+                self._commit_group(group)
+        finally:
+            self._committer.release()
+        if mine.error is not None:
+            raise mine.error
+        return cast(T, mine.result)
+
+    def _commit_group(self, group: list[_Write]) -> None:
+        try:
+            with self.transaction(commit=True) as cursor:
+                if len(group) == 1:  # alone, its failure is the transaction's
+                    group[0].result = group[0].write(cursor)
+                else:
+                    for write in group:
+                        _in_savepoint(cursor, write)
+        except BaseException as error:  # nothing of the group was committed
+            for write in group:
+                write.error = error if write is group[0] else _again(error)
+                write.done = True
+            if not isinstance(error, Exception):
+                raise
+            return
+        for write in group:
+            write.done = True
 
     def _write_connection(self) -> SQLiteConnection:
         """The connection this process writes a file through: writers take turns on

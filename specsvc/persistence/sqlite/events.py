@@ -58,6 +58,13 @@ class SpecEventRecorder(ChainedLog, SQLiteApplicationRecorder, TimelineQueries):
             )
             c.executemany(chain.INSERT_LINK, self.chain.chained_existing(c.fetchall()))
 
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # The library commits each caller's events alone; concurrent commands share one
+        # commit here (DurableDatastore.grouped).
+        return self._durable.grouped(lambda c: self._insert_events(c, stored_events, **kwargs))
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
