@@ -1,5 +1,6 @@
 """JSON-compatible data built from the YAML parser's events as they arrive, with the
-line of each node.
+line of each node, and the tags and scalars of the reader that notes no places
+(``content.intake``).
 
 ``content.parse_content`` checks every event (anchors, aliases, tags, depth, node
 count) before handing it here, so nothing outside those bounds is ever built, and the
@@ -21,16 +22,16 @@ from specsvc.content.jsonpointer import child
 from specsvc.errors import ValidationError
 
 _PREFIX = "tag:yaml.org,2002:"
-_MAP, _SEQ, _STR, _MERGE = (_PREFIX + name for name in ("map", "seq", "str", "merge"))
+MAP_TAG, SEQ_TAG, STR_TAG, _MERGE = (_PREFIX + name for name in ("map", "seq", "str", "merge"))
 
 _SCALARS: dict[str, Callable[[SafeConstructor, ScalarNode], Any]] = {
-    _STR: SafeConstructor.construct_yaml_str,
+    STR_TAG: SafeConstructor.construct_yaml_str,
     _PREFIX + "int": SafeConstructor.construct_yaml_int,
     _PREFIX + "float": SafeConstructor.construct_yaml_float,
     _PREFIX + "bool": SafeConstructor.construct_yaml_bool,
     _PREFIX + "null": SafeConstructor.construct_yaml_null,
 }
-CORE_TAGS = frozenset({*_SCALARS, _SEQ, _MAP})
+CORE_TAGS = frozenset({*_SCALARS, SEQ_TAG, MAP_TAG})
 
 
 def short_tag(tag: str) -> str:
@@ -98,7 +99,7 @@ class DataBuilder:
             self._take_key(event, tag, top)
             return
         path = self._place(event)
-        if tag == _STR:  # what construct_yaml_str returns, without building a node
+        if tag == STR_TAG:  # what construct_yaml_str returns, without building a node
             self._put(event.value)
         elif tag in _SCALARS:
             # The constructors read only the value (and a mark if they complain).
@@ -116,7 +117,7 @@ class DataBuilder:
             kind = MappingNode if mapping else SequenceNode
             tag = self.loader.resolve(kind, None, event.implicit)
         path = self._place(event)
-        if tag != (_MAP if mapping else _SEQ):
+        if tag != (MAP_TAG if mapping else SEQ_TAG):
             raise _misfit(path, event, tag)
         self._top = _Open({} if mapping else [], path)
         self._open.append(self._top)
@@ -124,7 +125,7 @@ class DataBuilder:
     def _take_key(self, event: yaml.ScalarEvent, tag: str, parent: _Open) -> None:
         if tag == _MERGE:
             raise _problem(parent.path, event, "merge keys (<<) are not allowed")
-        if tag != _STR:
+        if tag != STR_TAG:
             kind = short_tag(tag).removeprefix("!!")
             raise _problem(parent.path, event, f"the key {event.value!r} reads as {kind}; quote it")
         key = event.value
@@ -162,96 +163,49 @@ class DataBuilder:
 # Plain scalars resolve by their text alone, and ints, floats, booleans and nulls are
 # immutable: both are kept across documents, up to a bound (a full table is emptied).
 _KEPT = 4096
-_resolved_plain: dict[tuple[str, Any], str] = {}
+resolved_tags: dict[tuple[str, Any], str] = {}
 _constructed: dict[tuple[str, str], Any] = {}
-_FAILS = object()
+FAILS = object()
 
 
-class PlainBuilder:
-    """``DataBuilder`` without the places of nodes: the same data from the same events,
-    or, at the first thing that ``DataBuilder`` would refuse, ``add`` returns False and
-    builds nothing more (the caller reads the text again with ``DataBuilder``)."""
+def scalar_tag(loader: Any, value: str, implicit: Any) -> str:
+    """The tag PyYAML's composer gives an untagged scalar (``intake``'s plain reader
+    looks in ``resolved_tags`` first, inline)."""
+    memo = (value, implicit)
+    tag = resolved_tags.get(memo)
+    if tag is None:
+        tag = loader.resolve(ScalarNode, value, implicit)
+        if len(resolved_tags) >= _KEPT:
+            resolved_tags.clear()
+        resolved_tags[memo] = tag
+    return tag
 
-    __slots__ = ("_open", "_resolve", "_top", "loader", "root")
 
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-        self._resolve = loader.resolve
-        self.root: Any = None
-        # An open mapping or sequence: [its data, is a mapping, a key awaiting its value].
-        self._open: list[list[Any]] = []
-        self._top: list[Any] | None = None
+def collection_tag(loader: Any, mapping: bool, implicit: Any) -> str:
+    return str(loader.resolve(MappingNode if mapping else SequenceNode, None, implicit))
 
-    def add(self, event: Any, kind: type) -> bool:
-        """Build from ``event`` (of class ``kind``); False: ``DataBuilder`` refuses it."""
-        if kind is yaml.ScalarEvent:
-            tag, value = event.tag, event.value
-            if tag is None or tag == "!":
-                memo = (value, event.implicit)
-                tag = _resolved_plain.get(memo)
-                if tag is None:
-                    tag = self._resolve(ScalarNode, value, event.implicit)
-                    if len(_resolved_plain) >= _KEPT:
-                        _resolved_plain.clear()
-                    _resolved_plain[memo] = tag
-            top = self._top
-            if top is not None and top[1] and top[2] is None:  # a mapping's key
-                if tag != _STR or value in top[0]:
-                    return False
-                top[2] = value
-                return True
-            if tag != _STR:
-                if tag not in _SCALARS:
-                    return False
-                value = self._construct(tag, value, event)
-                if value is _FAILS:
-                    return False
-            return self._put(value)
-        if kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-            top = self._top
-            if top is not None and top[1] and top[2] is None:  # a mapping as a key
-                return False
-            mapping = kind is yaml.MappingStartEvent
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = self._resolve(MappingNode if mapping else SequenceNode, None, event.implicit)
-            if tag != (_MAP if mapping else _SEQ):
-                return False
-            self._top = [{} if mapping else [], mapping, None]
-            self._open.append(self._top)
-            return True
-        if kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
-            done = self._open.pop()
-            self._top = self._open[-1] if self._open else None
-            return self._put(done[0])
-        return True
 
-    def _construct(self, tag: str, value: str, event: Any) -> Any:
-        memo = (tag, value)
-        built = _constructed.get(memo, _FAILS)
-        if built is not _FAILS:
-            return built
-        try:
-            built = _SCALARS[tag](self.loader, ScalarNode(tag, value, event.start_mark))
-        except Exception:
-            return _FAILS
-        if isinstance(built, float) and not math.isfinite(built):
-            return _FAILS
-        if len(_constructed) >= _KEPT:
-            _constructed.clear()
-        _constructed[memo] = built
+def plain_scalar(loader: Any, tag: str, value: str, event: Any) -> Any:
+    """The value of a scalar tagged other than ``!!str``, or ``FAILS`` where
+    ``DataBuilder`` would refuse it (an unknown tag, a value its tag cannot build, NaN or
+    infinity)."""
+    memo = (tag, value)
+    built = _constructed.get(memo, FAILS)
+    if built is not FAILS:
         return built
-
-    def _put(self, value: Any) -> bool:
-        top = self._top
-        if top is None:
-            self.root = value
-        elif top[1]:
-            top[0][top[2]] = value
-            top[2] = None
-        else:
-            top[0].append(value)
-        return True
+    construct = _SCALARS.get(tag)
+    if construct is None:
+        return FAILS
+    try:
+        built = construct(loader, ScalarNode(tag, value, event.start_mark))
+    except Exception:
+        return FAILS
+    if isinstance(built, float) and not math.isfinite(built):
+        return FAILS
+    if len(_constructed) >= _KEPT:
+        _constructed.clear()
+    _constructed[memo] = built
+    return built
 
 
 def _misfit(path: str, event: Any, tag: str) -> ValidationError:
