@@ -141,9 +141,7 @@ def _read_plain(text: str) -> Any:
         while (event := get_event()) is not None:
             count += 1
             if count > MAX_EVENTS:
-                raise ValidationError(
-                    f"line {_line(event)}: content has more than {MAX_EVENTS} YAML nodes"
-                )
+                raise _too_many(event)
             kind = type(event)
             if kind is _SCALAR:
                 tag = event.tag
@@ -171,9 +169,7 @@ def _read_plain(text: str) -> Any:
                     _check_node_event(event)
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise ValidationError(
-                        f"line {_line(event)}: nesting is deeper than {MAX_DEPTH} levels"
-                    )
+                    raise _too_deep(event)
                 if not building:
                     continue
                 opens_map = kind is yaml.MappingStartEvent
@@ -198,9 +194,7 @@ def _read_plain(text: str) -> Any:
                 elif kind is yaml.DocumentStartEvent:
                     documents += 1
                     if documents > 1:
-                        raise ValidationError(
-                            f"line {_line(event)}: only one YAML document is allowed"
-                        )
+                        raise _second_document(event)
                 continue
             # A value is complete: it goes into the open collection, or is the root.
             if data is None:
@@ -230,23 +224,18 @@ def _walk(loader: Any, build: Callable[[Any, type], bool]) -> bool:
             count += 1
             kind = type(event)
             if count > MAX_EVENTS:
-                raise ValidationError(
-                    f"line {_line(event)}: content has more than {MAX_EVENTS} YAML nodes"
-                )
+                raise _too_many(event)
             if kind is _SCALAR:
                 tag = event.tag
                 if event.anchor is not None or (tag is not None and tag not in CORE_TAGS):
                     _check_node_event(event)
             elif kind in _OPENING:
-                if event.anchor is not None or (
-                    event.tag is not None and event.tag not in CORE_TAGS
-                ):
+                tag = event.tag
+                if event.anchor is not None or (tag is not None and tag not in CORE_TAGS):
                     _check_node_event(event)
                 depth += 1
                 if depth > MAX_DEPTH:
-                    raise ValidationError(
-                        f"line {_line(event)}: nesting is deeper than {MAX_DEPTH} levels"
-                    )
+                    raise _too_deep(event)
             elif kind in _CLOSING:
                 depth -= 1
             elif kind is yaml.AliasEvent:
@@ -254,9 +243,7 @@ def _walk(loader: Any, build: Callable[[Any, type], bool]) -> bool:
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
-                    raise ValidationError(
-                        f"line {_line(event)}: only one YAML document is allowed"
-                    )
+                    raise _second_document(event)
             if building:
                 building = build(event, kind)
     finally:
@@ -273,6 +260,18 @@ _CLOSING = frozenset({yaml.MappingEndEvent, yaml.SequenceEndEvent})
 
 def _line(event: yaml.Event) -> int:
     return event.start_mark.line + 1 if event.start_mark else 0
+
+
+def _too_many(event: yaml.Event) -> ValidationError:
+    return ValidationError(f"line {_line(event)}: content has more than {MAX_EVENTS} YAML nodes")
+
+
+def _too_deep(event: yaml.Event) -> ValidationError:
+    return ValidationError(f"line {_line(event)}: nesting is deeper than {MAX_DEPTH} levels")
+
+
+def _second_document(event: yaml.Event) -> ValidationError:
+    return ValidationError(f"line {_line(event)}: only one YAML document is allowed")
 
 
 def _check_node_event(event: Any) -> None:
