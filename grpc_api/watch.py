@@ -176,6 +176,10 @@ class Broadcaster:
 
     def _deliver(self) -> None:
         while True:
+            with self._lock:
+                if not self._subscriptions:  # nobody to hand rows to: pass them unread
+                    self.position = max(self.position, self._service.projected_position())
+                    return
             # What is projected so far: never wait for a position first (min_position 0).
             rows = self._service.list_events(after=self.position, limit=PAGE, min_position=0)
             rows = rows["events"]

@@ -366,6 +366,34 @@ def test_a_hundred_watchers_share_one_broadcaster_and_none_of_them_polls(
     assert all(w.positions == [position] for w in watchers)
 
 
+def test_with_nobody_watching_the_broadcaster_reads_no_rows_and_a_later_watcher_misses_none(
+    server: GrpcServer,
+    service: SpecService,
+    connect: Callable[..., grpc.Channel],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    list_events = service.list_events
+
+    def counted(**query: Any) -> dict[str, Any]:
+        calls.append(query)
+        return list_events(**query)
+
+    monkeypatch.setattr(service, "list_events", counted)
+    for n in range(5):
+        service.create_spec(f"unwatched-{n}", "generic", f"n: {n}\n", actor=ACTOR)
+    assert idle(server, service)  # the broadcaster stands at the last write...
+    assert calls == []  # ...without having read a row: there was nobody to hand them to
+
+    channel = connect()
+    from_now, from_zero = open_watcher(channel), open_watcher(channel, after=0)
+    assert wait_until(lambda: subscribed(server) == 2)
+    new = service.create_spec("watched", "generic", "n: 1\n", actor=ACTOR)["position"]
+    assert from_now.wait_for(new) and from_zero.wait_for(new)
+    assert from_now.positions == [new]
+    assert [identity(e) for e in from_zero.events] == committed(service, 0)
+
+
 def test_a_watcher_beyond_max_watchers_is_unavailable(
     start_server: Callable[..., GrpcServer],
     service: SpecService,
