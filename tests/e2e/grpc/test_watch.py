@@ -110,6 +110,19 @@ def committed(service: SpecService, after: int = 0) -> list[tuple[int, str, int,
         after = page[-1]["position"]
 
 
+def counted_reads(service: SpecService, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads that read the audit log from now on."""
+    calls: list[str] = []
+    list_events = service.list_events
+
+    def counted(**query: Any) -> dict[str, Any]:
+        calls.append(threading.current_thread().name)
+        return list_events(**query)
+
+    monkeypatch.setattr(service, "list_events", counted)
+    return calls
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[SpecService]:
     svc = SpecService.open(settings=Settings(db=str(tmp_path / "specs.db")))
@@ -349,14 +362,7 @@ def test_a_hundred_watchers_share_one_broadcaster_and_none_of_them_polls(
     broadcasters = [t for t in threading.enumerate() if t.name == "event-broadcaster"]
     assert len(broadcasters) == 1
 
-    calls = []
-    list_events = service.list_events
-
-    def counted(**query: Any) -> dict[str, Any]:
-        calls.append(threading.current_thread().name)
-        return list_events(**query)
-
-    monkeypatch.setattr(service, "list_events", counted)
+    calls = counted_reads(service, monkeypatch)
     time.sleep(2.0)  # idle: only the broadcaster's once-a-second wake may read the store
     assert len(calls) <= 4, calls
     assert set(calls) <= {"event-broadcaster"}
@@ -372,14 +378,7 @@ def test_with_nobody_watching_the_broadcaster_reads_no_rows_and_a_later_watcher_
     connect: Callable[..., grpc.Channel],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls: list[dict[str, Any]] = []
-    list_events = service.list_events
-
-    def counted(**query: Any) -> dict[str, Any]:
-        calls.append(query)
-        return list_events(**query)
-
-    monkeypatch.setattr(service, "list_events", counted)
+    calls = counted_reads(service, monkeypatch)
     for n in range(5):
         service.create_spec(f"unwatched-{n}", "generic", f"n: {n}\n", actor=ACTOR)
     assert idle(server, service)  # the broadcaster stands at the last write...
