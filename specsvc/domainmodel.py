@@ -4,6 +4,7 @@ The rules are those of docs/behaviour.md, Lifecycle and Events."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Literal
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -34,6 +35,7 @@ LIFECYCLE: dict[str, dict[str, str | None]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # a SHA-1 each: derived once per recently used name
 def spec_id(name: str) -> UUID:
     """The aggregate id of a spec: a uuid5 of its name, so names are unique."""
     return uuid5(NAMESPACE_URL, f"/specs/{name}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -14,7 +13,7 @@ from specsvc.cache import PUBLISHED, SPEC, QueryCache
 from specsvc.config import Settings
 from specsvc.content.diffing import diff_contents
 from specsvc.content.intake import parse_content
-from specsvc.domainmodel import spec_id as derive_spec_id
+from specsvc.domainmodel import spec_id
 from specsvc.errors import (
     BadRequest,
     PayloadTooLarge,
@@ -43,9 +42,6 @@ from specsvc.service.resources import (
 )
 from specsvc.service.slots import Slots
 from specsvc.spectypes import SpecTypeRegistry
-
-# A read's spec id is a uuid5 of its name (a SHA-1): derived once per recently read name.
-spec_id = functools.lru_cache(maxsize=4096)(derive_spec_id)
 
 
 class SpecQueries:
