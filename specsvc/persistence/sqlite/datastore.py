@@ -322,14 +322,14 @@ class DurableDatastore(SQLiteDatastore):
             if not mine.done:
                 with self._queue_lock:
                     group, self._queued = self._queued, []
-                self._commit_group(group)
+                self._commit_group(group, mine)
         finally:
             self._committer.release()
         if mine.error is not None:
             raise mine.error
         return cast(T, mine.result)
 
-    def _commit_group(self, group: list[_Write]) -> None:
+    def _commit_group(self, group: list[_Write], mine: _Write) -> None:
         try:
             with self.transaction(commit=True) as cursor:
                 if len(group) == 1:  # alone, its failure is the transaction's
@@ -338,8 +338,8 @@ class DurableDatastore(SQLiteDatastore):
                     for write in group:
                         _in_savepoint(cursor, write)
         except BaseException as error:  # nothing of the group was committed
-            for write in group:
-                write.error = error if write is group[0] else _again(error)
+            for write in group:  # the committing thread raises the failure itself
+                write.error = error if write is mine else _again(error)
                 write.done = True
             if not isinstance(error, Exception):
                 raise
