@@ -124,7 +124,7 @@ def _read_plain(text: str) -> Any:
     without the places of its nodes: ``_BUILD_PROBLEM`` when the data cannot be built
     (``_read`` then says where and why). Every spec written is read here, so checking
     and building share one loop over the events, its state in local variables (a
-    builder object called per event cost ~15% of a read)."""
+    builder object called per event cost ~20% of a read)."""
     loader = _CoreLoader(text)
     get_event = loader.get_event
     resolved = resolved_tags.get
