@@ -41,16 +41,21 @@ def bare_server() -> tuple[grpc.Server, int]:
     return server, port
 
 
+def seed(service: Any) -> None:
+    """The specs the gRPC cases read and write."""
+    for n in range(SEEDED):
+        service.create_spec(f"spec-{n}", "generic", yaml_content(n, SPEC_BYTES), actor=ACTOR)
+        service.publish_spec(f"spec-{n}", actor=ACTOR, reason="seed")
+    service.create_spec(WATCHED, "generic", yaml_content(-1, SPEC_BYTES), actor=ACTOR)
+
+
 def spec_server(db: str) -> tuple[grpc.Server, int]:
     from grpc_api import create_server
     from specsvc import SpecService
     from specsvc.config import Settings
 
     service = SpecService.open(settings=Settings(db=db))
-    for n in range(SEEDED):
-        service.create_spec(f"spec-{n}", "generic", yaml_content(n, SPEC_BYTES), actor=ACTOR)
-        service.publish_spec(f"spec-{n}", actor=ACTOR, reason="seed")
-    service.create_spec(WATCHED, "generic", yaml_content(-1, SPEC_BYTES), actor=ACTOR)
+    seed(service)
     running = create_server(service, "127.0.0.1:0", threads=THREADS)
     return running.server, running.port
 

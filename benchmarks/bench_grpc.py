@@ -51,8 +51,14 @@ def start_server(app: str, db: str) -> tuple[subprocess.Popen[str], int]:
     return process, int(process.stdout.readline())
 
 
-def connect(port: int) -> grpc.Channel:
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+# grpcio shares one connection between a process's channels to the same address; with
+# this option each channel has its own, as separate client processes would.
+OWN_CONNECTION = ("grpc.use_local_subchannel_pool", 1)
+
+
+def connect(port: int, own_connection: bool = False) -> grpc.Channel:
+    options = [OWN_CONNECTION] if own_connection else []
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=options)
     grpc.channel_ready_future(channel).result(timeout=TIMEOUT)
     return channel
 
@@ -102,10 +108,13 @@ def cases(spec_port: int) -> list[Case]:
 TURNED_AWAY = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
 
-def load(port: int, requests: int, clients: int, case: Case) -> tuple[list[int], float]:
-    """Nanosecond samples of ``requests`` calls from ``clients`` threads, and the wall time."""
+def load(
+    port: int, requests: int, clients: int, case: Case, own_connections: bool = False
+) -> tuple[list[int], float]:
+    """Nanosecond samples of ``requests`` calls from ``clients`` threads, and the wall time
+    (``own_connections``: each thread's channel on a connection of its own)."""
     prepared = [case.request(i) for i in range(requests)]
-    channels = [connect(port) for _ in range(clients)]
+    channels = [connect(port, own_connections) for _ in range(clients)]
     samples: list[int] = []
     refused = [0]
     lock = threading.Lock()
