@@ -226,13 +226,9 @@ def _walk(loader: Any, build: Callable[[Any, type], bool]) -> bool:
             if count > MAX_EVENTS:
                 raise _too_many(event)
             if kind is _SCALAR:
-                tag = event.tag
-                if event.anchor is not None or (tag is not None and tag not in CORE_TAGS):
-                    _check_node_event(event)
+                _check_node_event(event)
             elif kind in _OPENING:
-                tag = event.tag
-                if event.anchor is not None or (tag is not None and tag not in CORE_TAGS):
-                    _check_node_event(event)
+                _check_node_event(event)
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _too_deep(event)
@@ -275,6 +271,8 @@ def _second_document(event: yaml.Event) -> ValidationError:
 
 
 def _check_node_event(event: Any) -> None:
+    """Refuses an alias, an anchor, or a tag outside the core schema (``_read_plain``
+    makes the same test inline before calling this, to keep its loop tight)."""
     if type(event) is yaml.AliasEvent:
         raise ValidationError(f"line {_line(event)}: aliases (*{event.anchor}) are not allowed")
     if event.anchor is not None:

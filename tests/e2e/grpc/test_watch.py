@@ -308,21 +308,28 @@ def test_watchers_filter_by_spec_names_and_types(
     assert {e.spec for e in watchers[1].events} == {"rules", "late-rules", "alpha"}
 
 
+def watched_from_now_and_from_zero(
+    server: GrpcServer, service: SpecService, connect: Callable[..., grpc.Channel], name: str
+) -> Watcher:
+    """Two watchers, one from now and one after position 0, then a spec created: the first
+    gets only that write, the second the whole log in order. Answers the second."""
+    channel = connect()
+    from_now, from_zero = open_watcher(channel), open_watcher(channel, after=0)
+    assert wait_until(lambda: subscribed(server) == 2)
+    new = service.create_spec(name, "generic", "n: 1\n", actor=ACTOR)["position"]
+    assert from_now.wait_for(new) and from_zero.wait_for(new)
+    assert from_now.positions == [new]
+    assert [identity(e) for e in from_zero.events] == committed(service, 0)
+    return from_zero
+
+
 def test_after_unset_starts_from_now_and_after_zero_replays_everything_first(
     server: GrpcServer, service: SpecService, connect: Callable[..., grpc.Channel]
 ) -> None:
     for n in range(5):
         service.create_spec(f"old-{n}", "generic", f"n: {n}\n", actor=ACTOR)
     assert idle(server, service)
-    channel = connect()
-    from_now, from_zero = open_watcher(channel), open_watcher(channel, after=0)
-    assert wait_until(lambda: subscribed(server) == 2)
-
-    new = service.create_spec("new", "generic", "n: 1\n", actor=ACTOR)["position"]
-
-    assert from_now.wait_for(new) and from_zero.wait_for(new)
-    assert from_now.positions == [new]
-    assert [identity(e) for e in from_zero.events] == committed(service, 0)
+    from_zero = watched_from_now_and_from_zero(server, service, connect, "new")
     assert [e.spec for e in from_zero.events] == [f"old-{n}" for n in range(5)] + ["new"]
 
 
@@ -384,13 +391,7 @@ def test_with_nobody_watching_the_broadcaster_reads_no_rows_and_a_later_watcher_
     assert idle(server, service)  # the broadcaster stands at the last write...
     assert calls == []  # ...without having read a row: there was nobody to hand them to
 
-    channel = connect()
-    from_now, from_zero = open_watcher(channel), open_watcher(channel, after=0)
-    assert wait_until(lambda: subscribed(server) == 2)
-    new = service.create_spec("watched", "generic", "n: 1\n", actor=ACTOR)["position"]
-    assert from_now.wait_for(new) and from_zero.wait_for(new)
-    assert from_now.positions == [new]
-    assert [identity(e) for e in from_zero.events] == committed(service, 0)
+    watched_from_now_and_from_zero(server, service, connect, "watched")
 
 
 def test_a_watcher_beyond_max_watchers_is_unavailable(
