@@ -63,7 +63,6 @@ class DataBuilder:
         self.problem: ValidationError | None = None
         self._open: list[_Open] = []
         self._top: _Open | None = None
-        self._resolved: dict[tuple[str, Any], str] = {}
 
     def add(self, event: yaml.Event, kind: type) -> bool:
         """Build from ``event`` (of class ``kind``); a problem is kept, not raised, so
@@ -88,12 +87,7 @@ class DataBuilder:
     def _scalar(self, event: yaml.ScalarEvent) -> None:
         tag = event.tag
         if tag is None or tag == "!":  # as PyYAML's composer resolves an untagged node
-            memo = (event.value, event.implicit)
-            tag = self._resolved.get(memo)
-            if tag is None:
-                tag = self._resolved[memo] = self.loader.resolve(
-                    ScalarNode, event.value, event.implicit
-                )
+            tag = scalar_tag(self.loader, event.value, event.implicit)
         top = self._top
         if top is not None and top.is_map and top.key is None:
             self._take_key(event, tag, top)
@@ -114,8 +108,7 @@ class DataBuilder:
             raise _problem(top.path, event, "a key must be text, not a list or mapping")
         tag = event.tag
         if tag is None or tag == "!":
-            kind = MappingNode if mapping else SequenceNode
-            tag = self.loader.resolve(kind, None, event.implicit)
+            tag = collection_tag(self.loader, mapping, event.implicit)
         path = self._place(event)
         if tag != (MAP_TAG if mapping else SEQ_TAG):
             raise _misfit(path, event, tag)
