@@ -189,12 +189,7 @@ def _read_plain(text: str) -> Any:
                 value = data
                 data, mapping, key, keyed = stack.pop()
             else:
-                if kind is yaml.AliasEvent:
-                    _check_node_event(event)
-                elif kind is yaml.DocumentStartEvent:
-                    documents += 1
-                    if documents > 1:
-                        raise _second_document(event)
+                documents = _other_event(event, kind, documents)
                 continue
             # A value is complete: it goes into the open collection, or is the root.
             if data is None:
@@ -234,12 +229,8 @@ def _walk(loader: Any, build: Callable[[Any, type], bool]) -> bool:
                     raise _too_deep(event)
             elif kind in _CLOSING:
                 depth -= 1
-            elif kind is yaml.AliasEvent:
-                _check_node_event(event)
-            elif kind is yaml.DocumentStartEvent:
-                documents += 1
-                if documents > 1:
-                    raise _second_document(event)
+            else:
+                documents = _other_event(event, kind, documents)
             if building:
                 building = build(event, kind)
     finally:
@@ -266,8 +257,16 @@ def _too_deep(event: yaml.Event) -> ValidationError:
     return ValidationError(f"line {_line(event)}: nesting is deeper than {MAX_DEPTH} levels")
 
 
-def _second_document(event: yaml.Event) -> ValidationError:
-    return ValidationError(f"line {_line(event)}: only one YAML document is allowed")
+def _other_event(event: yaml.Event, kind: type, documents: int) -> int:
+    """The documents begun so far, counting ``event`` (neither a scalar nor a collection's
+    start or end): an alias or a second document is refused."""
+    if kind is yaml.AliasEvent:
+        _check_node_event(event)
+    elif kind is yaml.DocumentStartEvent:
+        documents += 1
+        if documents > 1:
+            raise ValidationError(f"line {_line(event)}: only one YAML document is allowed")
+    return documents
 
 
 def _check_node_event(event: Any) -> None:
